@@ -1,0 +1,27 @@
+package config
+
+// File is one regular file of a config source.
+type File struct {
+	// Path is slash-separated and relative to the config root
+	// ("environments/production/layers/parcels.yaml").
+	Path string
+	// Hash identifies the content: the git blob hash for a git source, a
+	// content hash for a directory. Equal hashes mean equal content, which is
+	// what lets parsed files be cached.
+	Hash string
+	Size int64
+}
+
+// Source is a config repository at one point in time: a directory on disk or
+// a git revision.
+type Source interface {
+	// Name says where the source is, for messages ("samples/config",
+	// "main:config").
+	Name() string
+	// List returns the regular files under the config root, sorted by path.
+	// A symlink, a path that escapes the root, or more files than the limit
+	// is an error naming the path.
+	List() ([]File, error)
+	// Read returns the content of the file at path (as listed by List).
+	Read(path string) ([]byte, error)
+}
