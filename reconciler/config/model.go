@@ -179,8 +179,14 @@ func NewObject(kind Kind, id string, pos Position, value map[string]any, paths m
 	return &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: Digest(value), paths: paths}
 }
 
-// Key is the object's key within its environment.
-func (o *Object) Key() Key { return KeyOf(o.Kind, o.ID) }
+// Key is the object's key within its environment. An environment has one
+// catalog, whatever its id, so every catalog has the same key.
+func (o *Object) Key() Key {
+	if o.Kind == KindCatalog {
+		return Key{Kind: KindCatalog}
+	}
+	return KeyOf(o.Kind, o.ID)
+}
 
 // PosOf returns the position of the field at path, or of its nearest known
 // parent, or of the object itself.
@@ -224,6 +230,9 @@ func CollectionID(serviceID, layerID string) string { return serviceID + "::" + 
 type Environment struct {
 	Name    string
 	Objects map[Key]*Object
+	// Extra holds top-level document keys that are not object lists (such
+	// as server), passed through to the rendered document.
+	Extra map[string]any
 	// Diagnostics holds every error and warning that concerns this environment,
 	// sorted by position.
 	Diagnostics []Diagnostic

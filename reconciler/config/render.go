@@ -1,0 +1,121 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Secrets resolves ${NAME} references. ok is false when NAME is not set.
+type Secrets func(name string) (value string, ok bool)
+
+// MissingSecretError lists the ${NAME} references that could not be filled,
+// with where each is used.
+type MissingSecretError struct {
+	Missing []MissingSecret
+}
+
+// MissingSecret is one reference that has no value.
+type MissingSecret struct {
+	Name string
+	Pos  Position
+}
+
+func (e *MissingSecretError) Error() string {
+	var b strings.Builder
+	for i, m := range e.Missing {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: secret ${%s} is not set: export %s in the runner's environment or add it to the --secrets-file", m.Pos, m.Name, m.Name)
+	}
+	return b.String()
+}
+
+// Render builds the environment's Honua metadata document: every object in a
+// stable order (by id), ${NAME} references filled from secrets, unknown
+// fields kept. A reference without a value is an error that names it; it is
+// never rendered as an empty string. Render refuses an environment with
+// errors.
+func Render(env *Environment, secrets Secrets) (map[string]any, error) {
+	if errs := env.Errors(); len(errs) > 0 {
+		return nil, fmt.Errorf("environment %s has %d errors; the first: %s", env.Name, len(errs), errs[0])
+	}
+	doc := map[string]any{}
+	for k, v := range env.Extra {
+		doc[k] = v
+	}
+	for _, k := range Kinds {
+		if k != KindCatalog {
+			doc[k.documentKey()] = []any{}
+		}
+	}
+	delete(doc, KindRaster.documentKey()) // optional: only when there are rasters
+	var missing []MissingSecret
+	for _, o := range env.Sorted() {
+		v := fill(o, "", o.Value, secrets, &missing).(map[string]any)
+		if o.Kind == KindCatalog {
+			doc["catalog"] = v
+			continue
+		}
+		key := o.Kind.documentKey()
+		list, _ := doc[key].([]any)
+		doc[key] = append(list, v)
+	}
+	if len(missing) > 0 {
+		sort.Slice(missing, func(i, j int) bool { return missing[i].Name < missing[j].Name })
+		return nil, &MissingSecretError{Missing: missing}
+	}
+	return doc, nil
+}
+
+// RenderJSON renders the environment's document as indented JSON.
+func RenderJSON(env *Environment, secrets Secrets) ([]byte, error) {
+	doc, err := Render(env, secrets)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", env.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// fill copies v with ${NAME} references in strings replaced by their values.
+func fill(o *Object, path string, v any, secrets Secrets, missing *[]MissingSecret) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = fill(o, joinPath(path, k), e, secrets, missing)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = fill(o, fmt.Sprintf("%s[%d]", path, i), e, secrets, missing)
+		}
+		return out
+	case string:
+		if !strings.Contains(t, "${") {
+			return t
+		}
+		return secretRefRe.ReplaceAllStringFunc(t, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			if secrets != nil {
+				if val, ok := secrets(name); ok {
+					return val
+				}
+			}
+			*missing = append(*missing, MissingSecret{Name: name, Pos: o.PosOf(path)})
+			return ref
+		})
+	}
+	return v
+}
