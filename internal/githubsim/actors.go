@@ -1,0 +1,491 @@
+package githubsim
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// This file is the Go API tests use to act as people on GitHub. Every change
+// announces itself with the webhooks GitHub would send.
+
+func (s *Server) userLocked(login, typ string) *user {
+	if u := s.users[login]; u != nil {
+		return u
+	}
+	u := &user{Login: login, ID: s.id(), Type: typ}
+	s.users[login] = u
+	return u
+}
+
+func (s *Server) botUser() *user {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.users[s.opts.AppSlug+"[bot]"]
+}
+
+// BotLogin is the login of the App's bot user, e.g. "honua-gitops[bot]".
+func (s *Server) BotLogin() string { return s.opts.AppSlug + "[bot]" }
+
+// AddUser creates a user (idempotent).
+func (s *Server) AddUser(login string) {
+	s.mu.Lock()
+	s.userLocked(login, "User")
+	s.mu.Unlock()
+}
+
+// AddOrg creates an organization (idempotent).
+func (s *Server) AddOrg(login string) {
+	s.mu.Lock()
+	s.userLocked(login, "Organization")
+	s.mu.Unlock()
+}
+
+// Install installs the App on an account (created as an organization when
+// new) and returns the installation id; installing twice returns the same id.
+func (s *Server) Install(account string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range s.installs {
+		if in.Account.Login == account {
+			return in.ID
+		}
+	}
+	in := &installation{ID: s.id(), Account: s.userLocked(account, "Organization"), Created: s.now()}
+	s.installs[in.ID] = in
+	return in.ID
+}
+
+// CreateRepo creates owner/name with one commit on branch holding the files
+// of dir (empty dir: an empty README). The owner is created as an
+// organization when unknown. It returns the commit's SHA.
+func (s *Server) CreateRepo(ctx context.Context, fullName, branch, dir string) (string, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok {
+		return "", fmt.Errorf("repo %q: want owner/name", fullName)
+	}
+	if branch == "" {
+		branch = "main"
+	}
+	s.mu.Lock()
+	if s.repos[fullName] != nil {
+		s.mu.Unlock()
+		return "", fmt.Errorf("repo %s exists", fullName)
+	}
+	r := &repo{
+		ID: s.id(), Owner: s.userLocked(owner, "Organization"), Name: name, DefaultBranch: branch,
+		GitDir: filepath.Join(s.opts.GitRoot, owner, name+".git"), Created: s.now(), Pushed: s.now(),
+		Collaborators: map[string]string{}, Environments: map[string]*environment{}, nextNumber: 1,
+	}
+	author := s.userLocked(owner, "Organization")
+	s.mu.Unlock()
+	if err := s.initBare(ctx, r.GitDir, branch); err != nil {
+		return "", fmt.Errorf("creating %s: %w", fullName, err)
+	}
+	var sha string
+	var err error
+	if dir != "" {
+		sha, err = s.commitFiles(ctx, r.GitDir, "", dir, nil, "Initial commit", author)
+	} else {
+		sha, err = s.commitFiles(ctx, r.GitDir, "", "", []FileChange{{Path: "README.md", Content: []byte("# " + name + "\n")}}, "Initial commit", author)
+	}
+	if err != nil {
+		return "", fmt.Errorf("creating %s: %w", fullName, err)
+	}
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+branch, sha); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.repos[fullName] = r
+	s.mu.Unlock()
+	return sha, nil
+}
+
+// GitDir is the path of a repository's bare git directory.
+func (s *Server) GitDir(fullName string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.repos[fullName]; r != nil {
+		return r.GitDir
+	}
+	return ""
+}
+
+// CloneURL is the smart-HTTP URL of a repository.
+func (s *Server) CloneURL(fullName string) string { return s.URL() + "/" + fullName + ".git" }
+
+func (s *Server) repo(fullName string) (*repo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[fullName]
+	if r == nil {
+		return nil, fmt.Errorf("no repo %s", fullName)
+	}
+	return r, nil
+}
+
+// Push commits changes on top of branch (created from the default branch
+// when missing) as author and announces it (push; pull_request synchronize).
+func (s *Server) Push(ctx context.Context, fullName, branch, author, message string, changes ...FileChange) (string, error) {
+	return s.push(ctx, fullName, branch, author, message, "", changes)
+}
+
+// PushDir replaces branch's whole tree with dir's files in one commit.
+func (s *Server) PushDir(ctx context.Context, fullName, branch, author, message, dir string) (string, error) {
+	return s.push(ctx, fullName, branch, author, message, dir, nil)
+}
+
+func (s *Server) push(ctx context.Context, fullName, branch, author, message, dir string, changes []FileChange) (string, error) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	u := s.userLocked(author, "User")
+	s.mu.Unlock()
+	before := s.refs(ctx, r.GitDir)
+	parent := before["refs/heads/"+branch]
+	if parent == "" {
+		parent = before["refs/heads/"+r.DefaultBranch]
+	}
+	sha, err := s.commitFiles(ctx, r.GitDir, parent, dir, changes, message, u)
+	if err != nil {
+		return "", fmt.Errorf("pushing to %s %s: %w", fullName, branch, err)
+	}
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+branch, sha); err != nil {
+		return "", err
+	}
+	s.afterPush(ctx, r, before, s.refs(ctx, r.GitDir), u)
+	return sha, nil
+}
+
+// afterPush updates pull requests and announces ref changes.
+func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[string]string, pusher *user) {
+	for ref, sha := range after {
+		old := before[ref]
+		if old == sha || !strings.HasPrefix(ref, "refs/heads/") {
+			continue
+		}
+		branch := strings.TrimPrefix(ref, "refs/heads/")
+		s.mu.Lock()
+		r.Pushed = s.now()
+		var synced []*pull
+		for _, p := range r.Pulls {
+			if p.State == "open" && p.Head == branch {
+				p.HeadSHA = sha
+				p.Updated = s.now()
+				synced = append(synced, p)
+			}
+			if p.State == "open" && p.Base == branch {
+				p.BaseSHA = sha
+			}
+		}
+		s.mu.Unlock()
+		s.emitPush(ctx, r, ref, old, sha, pusher)
+		s.emitCheckSuite(r, branch, sha)
+		for _, p := range synced {
+			s.emitPull(r, p, "synchronize", pusher, map[string]any{"before": old, "after": sha})
+		}
+	}
+}
+
+// OpenPR opens a pull request from head into base (default branch when
+// empty) and returns its number.
+func (s *Server) OpenPR(ctx context.Context, fullName, head, base, author, title, body string) (int, error) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return 0, err
+	}
+	if base == "" {
+		base = r.DefaultBranch
+	}
+	headSHA, err := s.revParse(ctx, r.GitDir, "refs/heads/"+head)
+	if err != nil {
+		return 0, fmt.Errorf("opening PR: no branch %s", head)
+	}
+	baseSHA, err := s.revParse(ctx, r.GitDir, "refs/heads/"+base)
+	if err != nil {
+		return 0, fmt.Errorf("opening PR: no branch %s", base)
+	}
+	s.mu.Lock()
+	p := &pull{
+		ID: s.id(), Number: r.nextNumber, Title: title, Body: body, User: s.userLocked(author, "User"),
+		Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, State: "open",
+		Created: s.now(), Updated: s.now(),
+	}
+	r.nextNumber++
+	r.Pulls = append(r.Pulls, p)
+	s.mu.Unlock()
+	s.emitPull(r, p, "opened", p.User, nil)
+	return p.Number, nil
+}
+
+func (s *Server) pullLocked(r *repo, n int) *pull {
+	for _, p := range r.Pulls {
+		if p.Number == n {
+			return p
+		}
+	}
+	return nil
+}
+
+// MergePR merges a pull request with a merge commit and returns its SHA.
+func (s *Server) MergePR(ctx context.Context, fullName string, number int, by string) (string, error) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	p := s.pullLocked(r, number)
+	u := s.userLocked(by, "User")
+	s.mu.Unlock()
+	if p == nil || p.State != "open" {
+		return "", fmt.Errorf("PR %s#%d is not open", fullName, number)
+	}
+	before := s.refs(ctx, r.GitDir)
+	baseSHA := before["refs/heads/"+p.Base]
+	sha, err := s.mergeCommit(ctx, r.GitDir, baseSHA, p.HeadSHA, fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", number, r.Owner.Login, p.Head, p.Title), u)
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+p.Base, sha, baseSHA); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	now := s.now()
+	p.State, p.Merged, p.MergeCommitSHA, p.MergedBy = "closed", true, sha, u
+	p.MergedAt, p.ClosedAt, p.Updated = &now, &now, now
+	p.BaseSHA = baseSHA
+	s.mu.Unlock()
+	s.emitPull(r, p, "closed", u, nil)
+	s.afterPush(ctx, r, before, s.refs(ctx, r.GitDir), u)
+	return sha, nil
+}
+
+// ClosePR closes a pull request without merging.
+func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p := s.pullLocked(r, number)
+	u := s.userLocked(by, "User")
+	if p == nil || p.State != "open" {
+		s.mu.Unlock()
+		return fmt.Errorf("PR %s#%d is not open", fullName, number)
+	}
+	now := s.now()
+	p.State, p.ClosedAt, p.Updated = "closed", &now, now
+	s.mu.Unlock()
+	s.emitPull(r, p, "closed", u, nil)
+	return nil
+}
+
+// Review submits a review (state APPROVE, REQUEST_CHANGES or COMMENT, as
+// the REST API takes it) on the PR's current head and returns its id.
+func (s *Server) Review(fullName string, number int, login, event, body string) (int64, error) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	p := s.pullLocked(r, number)
+	if p == nil {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("no PR %s#%d", fullName, number)
+	}
+	rv, err := s.addReviewLocked(p, s.userLocked(login, "User"), event, body, "")
+	s.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	s.emitReview(r, p, rv)
+	return rv.ID, nil
+}
+
+func (s *Server) addReviewLocked(p *pull, u *user, event, body, commit string) (*review, error) {
+	state := map[string]string{"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED", "": "PENDING"}[event]
+	if state == "" {
+		return nil, fmt.Errorf("review event %q: want APPROVE, REQUEST_CHANGES or COMMENT", event)
+	}
+	if commit == "" {
+		commit = p.HeadSHA
+	}
+	rv := &review{ID: s.id(), User: u, Body: body, State: state, CommitID: commit, Submitted: s.now()}
+	p.Reviews = append(p.Reviews, rv)
+	return rv, nil
+}
+
+// Comment adds an issue comment to a PR as login and returns its id.
+func (s *Server) Comment(fullName string, number int, login, body string) (int64, error) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if s.pullLocked(r, number) == nil {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("no PR %s#%d", fullName, number)
+	}
+	c := &issueComment{ID: s.id(), Issue: number, User: s.userLocked(login, "User"), Body: body, Created: s.now(), Updated: s.now()}
+	r.Comments = append(r.Comments, c)
+	s.mu.Unlock()
+	s.emitComment(r, c, "created", nil)
+	return c.ID, nil
+}
+
+// EditComment changes a comment's body as login.
+func (s *Server) EditComment(fullName string, id int64, login, body string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	var c *issueComment
+	for _, cm := range r.Comments {
+		if cm.ID == id {
+			c = cm
+		}
+	}
+	if c == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("no comment %d", id)
+	}
+	old := c.Body
+	c.Body, c.Updated = body, s.now()
+	s.mu.Unlock()
+	s.emitComment(r, c, "edited", map[string]any{"body": map[string]any{"from": old}})
+	return nil
+}
+
+// ClickCheckRunAction is a person pressing a check run's button: GitHub sends
+// check_run requested_action to the App.
+func (s *Server) ClickCheckRunAction(fullName string, checkRunID int64, identifier, login string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	var run *checkRun
+	for _, c := range r.CheckRuns {
+		if c.ID == checkRunID {
+			run = c
+		}
+	}
+	if run == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("no check run %d", checkRunID)
+	}
+	found := false
+	for _, a := range run.Actions {
+		if a["identifier"] == identifier {
+			found = true
+		}
+	}
+	u := s.userLocked(login, "User")
+	s.mu.Unlock()
+	if !found {
+		return fmt.Errorf("check run %d has no action %q", checkRunID, identifier)
+	}
+	if run.Status != "completed" {
+		return fmt.Errorf("check run %d: buttons show only on completed runs", checkRunID)
+	}
+	s.emitCheckRun(r, run, "requested_action", u, map[string]any{"requested_action": map[string]any{"identifier": identifier}})
+	return nil
+}
+
+// SetCollaborator gives login a permission (admin, maintain, write, triage,
+// read) on a repository; "" removes it.
+func (s *Server) SetCollaborator(fullName, login, permission string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userLocked(login, "User")
+	if permission == "" {
+		delete(r.Collaborators, login)
+	} else {
+		r.Collaborators[login] = permission
+	}
+	return nil
+}
+
+// SetTeam creates or replaces org/slug with the given members (role member).
+func (s *Server) SetTeam(org, slug string, members ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userLocked(org, "Organization")
+	key := org + "/" + slug
+	t := s.teams[key]
+	if t == nil {
+		t = &team{ID: s.id(), Org: org, Slug: slug, Name: slug}
+		s.teams[key] = t
+	}
+	t.Members = map[string]string{}
+	for _, m := range members {
+		s.userLocked(m, "User")
+		t.Members[m] = "member"
+	}
+}
+
+// SetEnvironment creates or replaces a repository's environment. Reviewers
+// name users by login and teams as "org/slug" (which must exist).
+func (s *Server) SetEnvironment(fullName string, env Environment) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	if len(env.Reviewers) > 6 {
+		return fmt.Errorf("environment %s: at most 6 reviewers", env.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rv := range env.Reviewers {
+		if rv.Type == "Team" {
+			if s.teams[rv.Name] == nil {
+				return fmt.Errorf("environment %s: no team %s", env.Name, rv.Name)
+			}
+		} else {
+			s.userLocked(rv.Name, "User")
+		}
+	}
+	e := r.Environments[env.Name]
+	if e == nil {
+		e = &environment{ID: s.id(), Created: s.now(), ruleIDs: [3]int64{s.id(), s.id(), s.id()}}
+		r.Environments[env.Name] = e
+	}
+	e.Config, e.Updated = env, s.now()
+	return nil
+}
+
+// PR is a read-only view of a pull request, for assertions.
+type PR struct {
+	Number         int
+	State          string
+	Merged         bool
+	HeadSHA        string
+	BaseSHA        string
+	MergeCommitSHA string
+}
+
+// PullRequest returns a view of a pull request.
+func (s *Server) PullRequest(fullName string, number int) (PR, bool) {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return PR{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pullLocked(r, number)
+	if p == nil {
+		return PR{}, false
+	}
+	return PR{Number: p.Number, State: p.State, Merged: p.Merged, HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}, true
+}
+
+var _ = time.Second

@@ -1,0 +1,640 @@
+package githubsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// routes registers the REST surface. Patterns use GitHub's own path
+// templates so fault and counter keys read like the documentation.
+func (s *Server) routes() {
+	m := s.api
+	m.HandleFunc("GET /app", s.handleGetApp)
+	m.HandleFunc("GET /repos/{owner}/{repo}/installation", s.handleRepoInstallation)
+	m.HandleFunc("POST /app/installations/{installation_id}/access_tokens", s.handleAccessToken)
+	m.HandleFunc("GET /rate_limit", s.handleRateLimit)
+
+	m.HandleFunc("GET /repos/{owner}/{repo}", s.withRepo(s.handleGetRepo))
+	m.HandleFunc("GET /repos/{owner}/{repo}/branches", s.withRepo(s.handleListBranches))
+	m.HandleFunc("GET /repos/{owner}/{repo}/branches/{branch}", s.withRepo(s.handleGetBranch))
+	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}", s.withRepo(s.handleGetCommit))
+
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.withRepo(s.handleListPulls))
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}", s.withRepo(s.handleGetPull))
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", s.withRepo(s.handlePullFiles))
+	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", s.withRepo(s.handleListReviews))
+	m.HandleFunc("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", s.withRepo(s.handleCreateReview))
+
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.withRepo(s.handleListComments))
+	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.withRepo(s.handleCreateComment))
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", s.withRepo(s.handleGetComment))
+	m.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", s.withRepo(s.handleEditComment))
+	m.HandleFunc("GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", s.withRepo(s.handleListReactions))
+	m.HandleFunc("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", s.withRepo(s.handleCreateReaction))
+
+	m.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{username}/permission", s.withRepo(s.handlePermission))
+	m.HandleFunc("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", s.handleTeamMembership)
+
+	m.HandleFunc("POST /repos/{owner}/{repo}/check-runs", s.withRepo(s.handleCreateCheckRun))
+	m.HandleFunc("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", s.withRepo(s.handleGetCheckRun))
+	m.HandleFunc("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", s.withRepo(s.handleUpdateCheckRun))
+	m.HandleFunc("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", s.withRepo(s.handleListAnnotations))
+	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", s.withRepo(s.handleListCheckRunsForRef))
+
+	m.HandleFunc("POST /repos/{owner}/{repo}/deployments", s.withRepo(s.handleCreateDeployment))
+	m.HandleFunc("GET /repos/{owner}/{repo}/deployments", s.withRepo(s.handleListDeployments))
+	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}", s.withRepo(s.handleGetDeployment))
+	m.HandleFunc("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", s.withRepo(s.handleCreateDeploymentStatus))
+	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", s.withRepo(s.handleListDeploymentStatuses))
+	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}", s.withRepo(s.handleGetDeploymentStatus))
+
+	m.HandleFunc("GET /repos/{owner}/{repo}/environments/{environment_name}", s.withRepo(s.handleGetEnvironment))
+}
+
+type repoHandler func(w http.ResponseWriter, r *http.Request, rp *repo, c *caller)
+
+// withRepo resolves {owner}/{repo} and checks that the caller's installation
+// covers it: GitHub answers 404, not 403, for repositories a token cannot see.
+func (s *Server) withRepo(h repoHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := callerFrom(r)
+		s.mu.Lock()
+		rp := s.repos[r.PathValue("owner")+"/"+r.PathValue("repo")]
+		ok := rp != nil && c != nil
+		if ok && c.kind == callerToken {
+			in := s.installationForLocked(rp)
+			ok = in != nil && in.ID == c.installationID
+		}
+		s.mu.Unlock()
+		if !ok {
+			writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
+			return
+		}
+		h(w, r, rp, c)
+	}
+}
+
+func (s *Server) handleRateLimit(w http.ResponseWriter, r *http.Request) {
+	c := callerFrom(r)
+	s.mu.Lock()
+	used, reset := 0, s.clock.Now().Add(time.Hour)
+	if c != nil {
+		win := s.windowLocked(c.key)
+		used, reset = win.used, win.reset
+	}
+	s.mu.Unlock()
+	core := map[string]any{"limit": s.opts.RateLimit, "used": used, "remaining": max(s.opts.RateLimit-used, 0), "reset": reset.Unix()}
+	other := map[string]any{"limit": 30, "used": 0, "remaining": 30, "reset": reset.Unix()}
+	writeJSON(w, 200, map[string]any{
+		"resources": map[string]any{"core": core, "search": other},
+		"rate":      core,
+	})
+}
+
+func (s *Server) handleGetRepo(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	body := s.repoJSON(rp, true)
+	s.mu.Unlock()
+	writeJSON(w, 200, body)
+}
+
+func (s *Server) handleListBranches(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	refs := s.refs(r.Context(), rp.GitDir)
+	var names []string
+	for ref := range refs {
+		if strings.HasPrefix(ref, "refs/heads/") {
+			names = append(names, strings.TrimPrefix(ref, "refs/heads/"))
+		}
+	}
+	sort.Strings(names)
+	page, ok := paginate(w, r, names)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, n := range page {
+		out = append(out, map[string]any{"name": n, "commit": s.commitRefJSON(rp, refs["refs/heads/"+n]), "protected": false})
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) handleGetBranch(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	name := r.PathValue("branch")
+	sha, err := s.revParse(r.Context(), rp.GitDir, "refs/heads/"+name)
+	if err != nil {
+		writeError(w, 404, "Branch not found", "https://docs.github.com/rest/branches/branches#get-a-branch")
+		return
+	}
+	commit, err := s.commitJSON(r, rp, sha)
+	if err != nil {
+		writeError(w, 500, err.Error(), "")
+		return
+	}
+	api := s.URL() + "/repos/" + rp.FullName() + "/branches/" + name
+	writeJSON(w, 200, map[string]any{
+		"name": name, "commit": commit, "protected": false, "protection_url": api + "/protection",
+		"protection": map[string]any{"enabled": false, "required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []any{}, "checks": []any{}}},
+		"_links":     map[string]any{"self": api, "html": s.URL() + "/" + rp.FullName() + "/tree/" + name},
+	})
+}
+
+func (s *Server) commitJSON(r *http.Request, rp *repo, sha string) (map[string]any, error) {
+	out, err := s.git(r.Context(), rp.GitDir, nil, nil, "show", "-s", "--format=%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B", sha)
+	if err != nil {
+		return nil, err
+	}
+	f := strings.SplitN(out, "\x1f", 10)
+	if len(f) != 10 {
+		return nil, fmt.Errorf("parsing commit %s", sha)
+	}
+	api := s.URL() + "/repos/" + rp.FullName()
+	parents := []any{}
+	for _, p := range strings.Fields(f[2]) {
+		parents = append(parents, map[string]any{"sha": p, "url": api + "/commits/" + p, "html_url": s.URL() + "/" + rp.FullName() + "/commit/" + p})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byEmail := func(email string) any {
+		for _, u := range s.users {
+			if email == fmt.Sprintf("%d+%s@users.noreply.github.com", u.ID, u.Login) || (u.Email != "" && u.Email == email) {
+				return s.userJSON(u)
+			}
+		}
+		return nil
+	}
+	return map[string]any{
+		"sha": f[0], "node_id": nodeID("C_", int64(len(f[0]))), "url": api + "/commits/" + f[0],
+		"html_url": s.URL() + "/" + rp.FullName() + "/commit/" + f[0], "comments_url": api + "/commits/" + f[0] + "/comments",
+		"commit": map[string]any{
+			"url":           api + "/git/commits/" + f[0],
+			"author":        map[string]any{"name": f[3], "email": f[4], "date": f[5]},
+			"committer":     map[string]any{"name": f[6], "email": f[7], "date": f[8]},
+			"message":       strings.TrimRight(f[9], "\n"),
+			"comment_count": 0,
+			"tree":          map[string]any{"sha": f[1], "url": api + "/git/trees/" + f[1]},
+			"verification":  map[string]any{"verified": false, "reason": "unsigned", "signature": nil, "payload": nil, "verified_at": nil},
+		},
+		"author": byEmail(f[4]), "committer": byEmail(f[7]), "parents": parents,
+	}, nil
+}
+
+func (s *Server) handleGetCommit(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	sha, err := s.resolveRef(r, rp, r.PathValue("ref"))
+	if err != nil {
+		writeError(w, 422, "No commit found for SHA: "+r.PathValue("ref"), "https://docs.github.com/rest/commits/commits#get-a-commit")
+		return
+	}
+	body, err := s.commitJSON(r, rp, sha)
+	if err != nil {
+		writeError(w, 500, err.Error(), "")
+		return
+	}
+	writeJSON(w, 200, body)
+}
+
+// resolveRef turns a SHA, branch or tag name into a commit SHA.
+func (s *Server) resolveRef(r *http.Request, rp *repo, ref string) (string, error) {
+	for _, cand := range []string{"refs/heads/" + ref, "refs/tags/" + ref, ref} {
+		if sha, err := s.revParse(r.Context(), rp.GitDir, cand); err == nil {
+			return sha, nil
+		}
+	}
+	return "", fmt.Errorf("no commit %s", ref)
+}
+
+func pathInt(r *http.Request, name string) (int64, bool) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	return n, err == nil
+}
+
+func (s *Server) pullFrom(w http.ResponseWriter, r *http.Request, rp *repo) *pull {
+	n, ok := pathInt(r, "pull_number")
+	var p *pull
+	if ok {
+		p = s.pullLocked(rp, int(n))
+	}
+	if p == nil {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/pulls/pulls#get-a-pull-request")
+	}
+	return p
+}
+
+func (s *Server) handleListPulls(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	s.mu.Lock()
+	var list []*pull
+	for _, p := range rp.Pulls {
+		if state != "all" && p.State != state {
+			continue
+		}
+		if h := q.Get("head"); h != "" && h != rp.Owner.Login+":"+p.Head {
+			continue
+		}
+		if b := q.Get("base"); b != "" && b != p.Base {
+			continue
+		}
+		list = append(list, p)
+	}
+	s.mu.Unlock()
+	// GitHub's default order: newest first.
+	sort.Slice(list, func(i, j int) bool { return list[i].Number > list[j].Number })
+	if q.Get("direction") == "asc" {
+		sort.Slice(list, func(i, j int) bool { return list[i].Number < list[j].Number })
+	}
+	page, ok := paginate(w, r, list)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, p := range page {
+		out = append(out, s.prJSON(rp, p, false))
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) handleGetPull(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	p := s.pullFrom(w, r, rp)
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	body := s.prJSON(rp, p, true)
+	base, head := p.BaseSHA, p.HeadSHA
+	s.mu.Unlock()
+	if files, err := s.diff(r.Context(), rp.GitDir, base, head); err == nil {
+		add, del := 0, 0
+		for _, f := range files {
+			add += f.Additions
+			del += f.Deletions
+		}
+		body["additions"], body["deletions"], body["changed_files"] = add, del, len(files)
+	}
+	if n, err := s.git(r.Context(), rp.GitDir, nil, nil, "rev-list", "--count", base+".."+head); err == nil {
+		body["commits"], _ = strconv.Atoi(n)
+	}
+	writeJSON(w, 200, body)
+}
+
+func (s *Server) handlePullFiles(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	p := s.pullFrom(w, r, rp)
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	base, head := p.BaseSHA, p.HeadSHA
+	s.mu.Unlock()
+	files, err := s.diff(r.Context(), rp.GitDir, base, head)
+	if err != nil {
+		writeError(w, 500, err.Error(), "")
+		return
+	}
+	page, ok := paginate(w, r, files)
+	if !ok {
+		return
+	}
+	out := []any{}
+	for _, f := range page {
+		e := map[string]any{
+			"sha": f.BlobSHA, "filename": f.Filename, "status": f.Status,
+			"additions": f.Additions, "deletions": f.Deletions, "changes": f.Additions + f.Deletions,
+			"blob_url":     fmt.Sprintf("%s/%s/blob/%s/%s", s.URL(), rp.FullName(), head, f.Filename),
+			"raw_url":      fmt.Sprintf("%s/%s/raw/%s/%s", s.URL(), rp.FullName(), head, f.Filename),
+			"contents_url": fmt.Sprintf("%s/repos/%s/contents/%s?ref=%s", s.URL(), rp.FullName(), f.Filename, head),
+		}
+		if f.Patch != "" {
+			e["patch"] = f.Patch
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) handleListReviews(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	p := s.pullFrom(w, r, rp)
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	revs := append([]*review(nil), p.Reviews...)
+	s.mu.Unlock()
+	page, ok := paginate(w, r, revs)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, rv := range page {
+		out = append(out, s.reviewJSON(rp, p, rv))
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) handleCreateReview(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	var req struct {
+		CommitID string `json:"commit_id"`
+		Body     string `json:"body"`
+		Event    string `json:"event"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	s.mu.Lock()
+	p := s.pullFrom(w, r, rp)
+	if p == nil {
+		s.mu.Unlock()
+		return
+	}
+	if (req.Event == "REQUEST_CHANGES" || req.Event == "COMMENT") && req.Body == "" {
+		s.mu.Unlock()
+		writeJSON(w, 422, map[string]any{"message": "Unprocessable Entity", "errors": []any{"Body is required for this event"}, "documentation_url": "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request", "status": "422"})
+		return
+	}
+	if req.Event == "APPROVE" && c.user != nil && p.User.Login == c.user.Login {
+		s.mu.Unlock()
+		writeJSON(w, 422, map[string]any{"message": "Unprocessable Entity", "errors": []any{"Can not approve your own pull request"}, "documentation_url": "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request", "status": "422"})
+		return
+	}
+	rv, err := s.addReviewLocked(p, c.user, req.Event, req.Body, req.CommitID)
+	if err != nil {
+		s.mu.Unlock()
+		validationFailed(w, "PullRequestReview", "event", "invalid", err.Error())
+		return
+	}
+	body := s.reviewJSON(rp, p, rv)
+	s.mu.Unlock()
+	if rv.State != "PENDING" {
+		s.emitReview(rp, p, rv)
+	}
+	writeJSON(w, 200, body)
+}
+
+func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	n, _ := pathInt(r, "issue_number")
+	s.mu.Lock()
+	if s.pullLocked(rp, int(n)) == nil {
+		s.mu.Unlock()
+		writeError(w, 404, "Not Found", "")
+		return
+	}
+	var list []*issueComment
+	for _, cm := range rp.Comments {
+		if cm.Issue == int(n) {
+			list = append(list, cm)
+		}
+	}
+	s.mu.Unlock()
+	page, ok := paginate(w, r, list)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, cm := range page {
+		out = append(out, s.commentJSON(rp, cm))
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+const maxCommentBody = 65536
+
+func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	n, _ := pathInt(r, "issue_number")
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Body == nil {
+		validationFailed(w, "IssueComment", "body", "missing_field", "")
+		return
+	}
+	if utf8.RuneCountInString(*req.Body) > maxCommentBody {
+		validationFailed(w, "IssueComment", "body", "custom", "body is too long (maximum is 65536 characters)")
+		return
+	}
+	s.mu.Lock()
+	if s.pullLocked(rp, int(n)) == nil {
+		s.mu.Unlock()
+		writeError(w, 404, "Not Found", "")
+		return
+	}
+	cm := &issueComment{ID: s.id(), Issue: int(n), User: c.user, Body: *req.Body, Created: s.now(), Updated: s.now(), ViaApp: true}
+	rp.Comments = append(rp.Comments, cm)
+	body := s.commentJSON(rp, cm)
+	s.mu.Unlock()
+	w.Header().Set("Location", body["url"].(string))
+	s.emitComment(rp, cm, "created", nil)
+	writeJSON(w, 201, body)
+}
+
+func (s *Server) commentFrom(w http.ResponseWriter, r *http.Request, rp *repo) *issueComment {
+	id, _ := pathInt(r, "comment_id")
+	for _, cm := range rp.Comments {
+		if cm.ID == id {
+			return cm
+		}
+	}
+	writeError(w, 404, "Not Found", "")
+	return nil
+}
+
+func (s *Server) handleGetComment(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cm := s.commentFrom(w, r, rp); cm != nil {
+		writeJSON(w, 200, s.commentJSON(rp, cm))
+	}
+}
+
+func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Body == nil {
+		validationFailed(w, "IssueComment", "body", "missing_field", "")
+		return
+	}
+	s.mu.Lock()
+	cm := s.commentFrom(w, r, rp)
+	if cm == nil {
+		s.mu.Unlock()
+		return
+	}
+	if c.user == nil || cm.User.Login != c.user.Login {
+		s.mu.Unlock()
+		writeError(w, 403, "Resource not accessible by integration", "")
+		return
+	}
+	old := cm.Body
+	cm.Body, cm.Updated = *req.Body, s.now()
+	body := s.commentJSON(rp, cm)
+	s.mu.Unlock()
+	s.emitComment(rp, cm, "edited", map[string]any{"body": map[string]any{"from": old}})
+	writeJSON(w, 200, body)
+}
+
+var reactionContents = map[string]bool{"+1": true, "-1": true, "laugh": true, "confused": true, "heart": true, "hooray": true, "rocket": true, "eyes": true}
+
+func (s *Server) handleListReactions(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	cm := s.commentFrom(w, r, rp)
+	if cm == nil {
+		s.mu.Unlock()
+		return
+	}
+	var list []*reaction
+	for _, re := range cm.Reactions {
+		if ct := r.URL.Query().Get("content"); ct == "" || ct == re.Content {
+			list = append(list, re)
+		}
+	}
+	s.mu.Unlock()
+	page, ok := paginate(w, r, list)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, re := range page {
+		out = append(out, s.reactionJSON(re))
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) handleCreateReaction(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	var req struct {
+		Content string `json:"content"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !reactionContents[req.Content] {
+		validationFailed(w, "Reaction", "content", "invalid", "")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cm := s.commentFrom(w, r, rp)
+	if cm == nil {
+		return
+	}
+	// GitHub answers 200 with the existing reaction when the same user
+	// reacts the same way twice.
+	for _, re := range cm.Reactions {
+		if re.Content == req.Content && re.User.Login == c.user.Login {
+			writeJSON(w, 200, s.reactionJSON(re))
+			return
+		}
+	}
+	re := &reaction{ID: s.id(), User: c.user, Content: req.Content, Created: s.now()}
+	cm.Reactions = append(cm.Reactions, re)
+	writeJSON(w, 201, s.reactionJSON(re))
+}
+
+// Reactions lists the reaction contents on a comment, for assertions.
+func (s *Server) Reactions(fullName string, commentID int64) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[fullName]
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, cm := range r.Comments {
+		if cm.ID == commentID {
+			for _, re := range cm.Reactions {
+				out = append(out, re.Content)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) handlePermission(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	login := r.PathValue("username")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[login]
+	if u == nil {
+		writeError(w, 404, "Not Found", "")
+		return
+	}
+	role := rp.Collaborators[login]
+	if login == rp.Owner.Login {
+		role = PermAdmin
+	}
+	// The REST "permission" field keeps the legacy names: maintain reads as
+	// write, triage as read; role_name has the real one.
+	perm := map[string]string{PermAdmin: "admin", PermMaintain: "write", PermWrite: "write", PermTriage: "read", PermRead: "read", "": "none"}[role]
+	roleName := role
+	if roleName == "" {
+		roleName = "none"
+	}
+	uj := s.userJSON(u)
+	uj["role_name"] = roleName
+	uj["permissions"] = map[string]any{
+		"admin": role == PermAdmin, "maintain": role == PermAdmin || role == PermMaintain,
+		"push": perm == "admin" || perm == "write", "triage": role != "" && role != PermRead, "pull": role != "",
+	}
+	writeJSON(w, 200, map[string]any{"permission": perm, "role_name": roleName, "user": uj})
+}
+
+func (s *Server) handleTeamMembership(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.teams[r.PathValue("org")+"/"+r.PathValue("team_slug")]
+	login := r.PathValue("username")
+	if t == nil {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user")
+		return
+	}
+	role, ok := t.Members[login]
+	if !ok {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user")
+		return
+	}
+	writeJSON(w, 200, map[string]any{
+		"url":  fmt.Sprintf("%s/teams/%d/memberships/%s", s.URL(), t.ID, login),
+		"role": role, "state": "active",
+	})
+}
+
+func (s *Server) handleGetEnvironment(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := rp.Environments[r.PathValue("environment_name")]
+	if e == nil {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/deployments/environments#get-an-environment")
+		return
+	}
+	writeJSON(w, 200, s.environmentJSON(rp, e))
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,185 @@
+package githubsim
+
+import (
+	"time"
+)
+
+// Permission levels of a collaborator, as GitHub names them.
+const (
+	PermAdmin    = "admin"
+	PermMaintain = "maintain"
+	PermWrite    = "write"
+	PermTriage   = "triage"
+	PermRead     = "read"
+)
+
+type user struct {
+	Login string
+	ID    int64
+	Type  string // User, Bot or Organization
+	Name  string
+	Email string
+}
+
+type team struct {
+	ID      int64
+	Org     string
+	Slug    string
+	Name    string
+	Members map[string]string // login -> role (member|maintainer)
+}
+
+type installation struct {
+	ID      int64
+	Account *user
+	Created time.Time
+}
+
+type token struct {
+	Value          string
+	InstallationID int64
+	Expires        time.Time
+}
+
+type repo struct {
+	ID            int64
+	Owner         *user
+	Name          string
+	Private       bool
+	DefaultBranch string
+	GitDir        string
+	Created       time.Time
+	Pushed        time.Time
+	Collaborators map[string]string // login -> permission
+	nextNumber    int
+	Pulls         []*pull
+	Comments      []*issueComment
+	CheckRuns     []*checkRun
+	Deployments   []*deployment
+	Environments  map[string]*environment
+}
+
+func (r *repo) FullName() string { return r.Owner.Login + "/" + r.Name }
+
+type pull struct {
+	ID             int64
+	Number         int
+	Title, Body    string
+	User           *user
+	Head, Base     string
+	HeadSHA        string
+	BaseSHA        string
+	State          string // open|closed
+	Draft          bool
+	Merged         bool
+	MergeCommitSHA string
+	MergedBy       *user
+	Created        time.Time
+	Updated        time.Time
+	ClosedAt       *time.Time
+	MergedAt       *time.Time
+	Reviews        []*review
+}
+
+type review struct {
+	ID        int64
+	User      *user
+	Body      string
+	State     string // APPROVED, CHANGES_REQUESTED, COMMENTED, PENDING, DISMISSED
+	CommitID  string
+	Submitted time.Time
+}
+
+type issueComment struct {
+	ID        int64
+	Issue     int
+	User      *user
+	Body      string
+	Created   time.Time
+	Updated   time.Time
+	ViaApp    bool
+	Reactions []*reaction
+}
+
+type reaction struct {
+	ID      int64
+	User    *user
+	Content string
+	Created time.Time
+}
+
+type checkRun struct {
+	ID          int64
+	SuiteID     int64
+	Name        string
+	HeadSHA     string
+	Status      string
+	Conclusion  string
+	ExternalID  string
+	DetailsURL  string
+	Started     time.Time
+	Completed   *time.Time
+	Title       string
+	Summary     string
+	Text        string
+	Annotations []map[string]any
+	Actions     []map[string]any
+}
+
+type deployment struct {
+	ID          int64
+	SHA, Ref    string
+	Task        string
+	Environment string
+	Description string
+	Payload     any
+	Creator     *user
+	ViaApp      bool
+	Transient   bool
+	Production  bool
+	Created     time.Time
+	Updated     time.Time
+	Statuses    []*deploymentStatus
+}
+
+type deploymentStatus struct {
+	ID             int64
+	State          string
+	Description    string
+	Environment    string
+	EnvironmentURL string
+	LogURL         string
+	Creator        *user
+	ViaApp         bool
+	Created        time.Time
+}
+
+// Reviewer is a required reviewer of an environment: a user or a team.
+type Reviewer struct {
+	Type string // "User" or "Team"
+	// Login of the user, or "org/slug" of the team.
+	Name string
+}
+
+// BranchPolicy is an environment's deployment branch policy.
+type BranchPolicy struct {
+	ProtectedBranches    bool
+	CustomBranchPolicies bool
+}
+
+// Environment configures a GitHub environment's protection rules.
+type Environment struct {
+	Name              string
+	WaitTimer         int // minutes
+	Reviewers         []Reviewer
+	PreventSelfReview bool
+	BranchPolicy      *BranchPolicy
+}
+
+type environment struct {
+	ID      int64
+	Config  Environment
+	Created time.Time
+	Updated time.Time
+	ruleIDs [3]int64
+}
