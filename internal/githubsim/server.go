@@ -63,7 +63,7 @@ type Server struct {
 	opts  Options
 	clock Clock
 	hs    *httptest.Server
-	api   *http.ServeMux
+	api   *router
 	tmp   string // removed on Close when GitRoot was not given
 
 	mu           sync.Mutex
@@ -144,7 +144,7 @@ func NewServer(opts Options) (*Server, error) {
 		}
 		s.logFile = f
 	}
-	s.api = http.NewServeMux()
+	s.api = &router{}
 	s.routes()
 	s.hs = httptest.NewUnstartedServer(s)
 	if opts.Addr != "" {

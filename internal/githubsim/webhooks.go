@@ -462,7 +462,7 @@ func (s *Server) emitPush(ctx context.Context, r *repo, ref, before, after strin
 		"created": before == zero, "deleted": after == zero, "forced": false, "base_ref": nil,
 		"compare": fmt.Sprintf("%s/%s/compare/%s...%s", s.URL(), r.FullName(), before[:12], after[:12]),
 		"commits": commits, "head_commit": head,
-		"pusher": map[string]any{"name": pusher.Login, "email": fmt.Sprintf("%d+%s@users.noreply.github.com", pusher.ID, pusher.Login)},
+		"pusher": pusherJSON(pusher),
 		"sender": s.userJSON(pusher),
 	}
 	s.mu.Unlock()
@@ -485,4 +485,12 @@ func (s *Server) emitDeploymentStatus(r *repo, d *deployment, st *deploymentStat
 	}
 	s.mu.Unlock()
 	s.deliver(r, "deployment_status", pl)
+}
+
+// pusherJSON is the push payload's pusher; bots have no email.
+func pusherJSON(u *user) map[string]any {
+	if u.Type == "Bot" {
+		return map[string]any{"name": u.Login, "email": nil}
+	}
+	return map[string]any{"name": u.Login, "email": fmt.Sprintf("%d+%s@users.noreply.github.com", u.ID, u.Login)}
 }

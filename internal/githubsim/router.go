@@ -1,0 +1,62 @@
+package githubsim
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// router matches GitHub's path templates. GitHub's paths overlap in ways
+// http.ServeMux refuses (issues/comments/{id} vs issues/{number}/comments),
+// so templates with more literal segments win, as in GitHub's router.
+type router struct {
+	routes []*route
+}
+
+type route struct {
+	method  string
+	pattern string
+	segs    []string
+	h       http.HandlerFunc
+}
+
+func (rt *router) HandleFunc(pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	rt.routes = append(rt.routes, &route{method: method, pattern: pattern, segs: strings.Split(strings.Trim(path, "/"), "/"), h: h})
+	sort.SliceStable(rt.routes, func(i, j int) bool { return literalCount(rt.routes[i].segs) > literalCount(rt.routes[j].segs) })
+}
+
+// Handler returns the route for r, with r's path values set, and its pattern
+// ("" when nothing matches).
+func (rt *router) Handler(r *http.Request) (http.HandlerFunc, string) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for _, ro := range rt.routes {
+		if ro.method != r.Method || len(ro.segs) != len(segs) {
+			continue
+		}
+		ok := true
+		for i, s := range ro.segs {
+			if strings.HasPrefix(s, "{") {
+				if segs[i] == "" {
+					ok = false
+					break
+				}
+				continue
+			}
+			if s != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		for i, s := range ro.segs {
+			if strings.HasPrefix(s, "{") {
+				r.SetPathValue(strings.Trim(s, "{}"), segs[i])
+			}
+		}
+		return ro.h, ro.pattern
+	}
+	return nil, ""
+}
