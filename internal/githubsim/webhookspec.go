@@ -44,7 +44,7 @@ func LoadWebhookSpec() (*WebhookSpec, error) {
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft2020)
 		c.AssertFormat()
-		c.RegisterFormat(uriTemplateFormat)
+		registerLenientFormats(c)
 		if err := c.AddResource(webhookSpecURL, doc); err != nil {
 			webhookSpecErr = err
 			return
