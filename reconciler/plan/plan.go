@@ -22,16 +22,68 @@ const (
 	ActionRemove Action = "remove"
 )
 
+// Risk is how dangerous a change is to apply, in the levels Honua's own
+// tooling uses.
+type Risk string
+
+// The risk levels, from least to most dangerous.
+const (
+	// RiskLow is a cosmetic change: titles, descriptions, keywords, colours,
+	// extents, or something new that nothing uses yet.
+	RiskLow Risk = "low"
+	// RiskMedium is a change that reaches several collections or changes a
+	// schema without breaking it (a field added, a limit raised).
+	RiskMedium Risk = "medium"
+	// RiskHigh is a breaking change.
+	RiskHigh Risk = "high"
+	// RiskCritical is a security-relevant or data-losing change: a data
+	// source removed, or its connection string or provider changed.
+	RiskCritical Risk = "critical"
+)
+
+func (r Risk) rank() int {
+	switch r {
+	case RiskMedium:
+		return 1
+	case RiskHigh:
+		return 2
+	case RiskCritical:
+		return 3
+	}
+	return 0
+}
+
+// Max returns the more dangerous of r and o.
+func (r Risk) Max(o Risk) Risk {
+	if o.rank() > r.rank() {
+		return o
+	}
+	if r == "" {
+		return RiskLow
+	}
+	return r
+}
+
 // Plan is the difference between a base and a head state, per environment.
 type Plan struct {
 	Version      int           `json:"version"`
 	Environments []Environment `json:"environments"`
+	// Errors and Warnings are the head state's repository-level diagnostics
+	// (a file outside environments/, a repository without environments).
+	// They are also copied into every environment, so that an environment's
+	// plan is complete on its own; they are kept here for a plan that has no
+	// environment at all.
+	Errors   []config.Diagnostic `json:"errors"`
+	Warnings []config.Diagnostic `json:"warnings"`
 }
 
 // Environment is the plan of one environment.
 type Environment struct {
-	Name    string   `json:"name"`
-	Summary Summary  `json:"summary"`
+	Name    string  `json:"name"`
+	Summary Summary `json:"summary"`
+	// Risk is the highest risk of the environment's changes (low when there
+	// are none).
+	Risk    Risk     `json:"risk"`
 	Changes []Change `json:"changes"`
 	// Errors and Warnings are the head state's diagnostics for this
 	// environment.
@@ -56,6 +108,7 @@ type Change struct {
 	ID       string      `json:"id"`
 	Action   Action      `json:"action"`
 	Breaking bool        `json:"breaking"`
+	Risk     Risk        `json:"risk"`
 	// Reasons say, for people, why the change is breaking.
 	Reasons []string `json:"reasons"`
 	// File and Line locate the object in head (in base for a removal).

@@ -1,0 +1,156 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+)
+
+// ANSI escapes of the text renderer.
+const (
+	ansiReset   = "\x1b[0m"
+	ansiBold    = "\x1b[1m"
+	ansiRed     = "\x1b[31m"
+	ansiGreen   = "\x1b[32m"
+	ansiYellow  = "\x1b[33m"
+	ansiBoldRed = "\x1b[1;31m"
+)
+
+// maxCollectionsShown bounds the collections listed on one change line.
+const maxCollectionsShown = 3
+
+// WriteText writes the plan for a terminal, the way `terraform plan` reads:
+// per environment a header, one line per change ("+" add, "~" modify, "-"
+// remove) with its field details and breaking reasons below it, the
+// environment's errors and warnings as file:line:col lines, and a summary
+// line. color adds ANSI colours: green +, yellow ~, red -, bold red
+// BREAKING.
+func (p *Plan) WriteText(w io.Writer, color bool) error {
+	t := textWriter{color: color}
+	if len(p.Environments) == 0 {
+		t.line("No environments to plan.")
+		for _, d := range p.Errors {
+			t.diagnostic("", d, config.SeverityError)
+		}
+		for _, d := range p.Warnings {
+			t.diagnostic("", d, config.SeverityWarning)
+		}
+	}
+	for i := range p.Environments {
+		if i > 0 {
+			t.line("")
+		}
+		t.environment(&p.Environments[i])
+	}
+	if _, err := io.WriteString(w, t.sb.String()); err != nil {
+		return fmt.Errorf("writing plan as text: %w", err)
+	}
+	return nil
+}
+
+type textWriter struct {
+	sb    strings.Builder
+	color bool
+}
+
+func (t *textWriter) paint(code, s string) string {
+	if !t.color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (t *textWriter) line(s string) {
+	t.sb.WriteString(s)
+	t.sb.WriteByte('\n')
+}
+
+func (t *textWriter) environment(e *Environment) {
+	t.line(t.paint(ansiBold, "Environment "+e.Name) + " (risk: " + string(riskOr(e.Risk)) + ")")
+	t.line("")
+	for i := range e.Changes {
+		t.change(&e.Changes[i])
+	}
+	if len(e.Changes) > 0 && len(e.Errors)+len(e.Warnings) > 0 {
+		t.line("")
+	}
+	for _, d := range e.Errors {
+		t.diagnostic("  ", d, config.SeverityError)
+	}
+	for _, d := range e.Warnings {
+		t.diagnostic("  ", d, config.SeverityWarning)
+	}
+	if len(e.Changes)+len(e.Errors)+len(e.Warnings) > 0 {
+		t.line("")
+	}
+	t.line(summaryLine(e))
+	if n := len(e.Errors); n > 0 {
+		t.line(t.paint(ansiRed, fmt.Sprintf("%s: Honua would reject this environment.", plural(n, "error", "errors"))))
+	}
+}
+
+func (t *textWriter) change(c *Change) {
+	sign, code := actionSign(c.Action)
+	head := "  " + t.paint(code, sign) + " " + string(c.Kind) + " " + c.ID
+	if len(c.Collections) > 0 {
+		head += " (" + listSome(c.Collections, maxCollectionsShown) + ")"
+	}
+	if c.Breaking {
+		head += "  " + t.paint(ansiBoldRed, "[BREAKING]")
+	}
+	t.line(head)
+	for _, d := range c.Details {
+		t.line("      " + d.Path + ": " + formatValue(d.From) + " → " + formatValue(d.To))
+	}
+	for _, r := range c.Reasons {
+		t.line("      " + t.paint(ansiRed, "! "+r))
+	}
+}
+
+func (t *textWriter) diagnostic(indent string, d config.Diagnostic, s config.Severity) {
+	code := ansiRed
+	if s == config.SeverityWarning {
+		code = ansiYellow
+	}
+	t.line(indent + d.Pos().String() + ": " + t.paint(code, s.String()) + ": " + d.Message)
+}
+
+func actionSign(a Action) (sign, code string) {
+	switch a {
+	case ActionAdd:
+		return "+", ansiGreen
+	case ActionRemove:
+		return "-", ansiRed
+	}
+	return "~", ansiYellow
+}
+
+// summaryLine is the one-line summary of an environment: "Plan: 1 to add,
+// 1 to change, 0 to remove (1 breaking)." or "No changes.".
+func summaryLine(e *Environment) string {
+	s := e.Summary
+	if s.Added+s.Modified+s.Removed == 0 {
+		return "No changes."
+	}
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to remove", s.Added, s.Modified, s.Removed)
+	if s.Breaking > 0 {
+		line += fmt.Sprintf(" (%d breaking)", s.Breaking)
+	}
+	return line + "."
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func riskOr(r Risk) Risk {
+	if r == "" {
+		return RiskLow
+	}
+	return r
+}
