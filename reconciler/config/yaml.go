@@ -37,7 +37,7 @@ func parseYAML(file string, data []byte, lim Limits) (*yaml.Node, []Diagnostic) 
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file holds nothing
 		}
-		return nil, []Diagnostic{yamlError(file, err)}
+		return nil, []Diagnostic{yamlError(file, data, err)}
 	}
 	// A second document in the same file is almost always a mistake.
 	var extra yaml.Node
@@ -45,7 +45,7 @@ func parseYAML(file string, data []byte, lim Limits) (*yaml.Node, []Diagnostic) 
 		return nil, []Diagnostic{errorAt(Position{File: file, Line: extra.Line, Column: extra.Column}, "multiple-documents",
 			"file holds more than one YAML document: keep one document per file (remove the '---' separator)")}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, []Diagnostic{yamlError(file, err)}
+		return nil, []Diagnostic{yamlError(file, data, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -53,16 +53,24 @@ func parseYAML(file string, data []byte, lim Limits) (*yaml.Node, []Diagnostic) 
 	return doc.Content[0], nil
 }
 
-func yamlError(file string, err error) Diagnostic {
+// parserErrRe matches yaml.v3's parser (not scanner) errors, whose line
+// numbers it reports 0-based.
+var parserErrRe = regexp.MustCompile(`did not find expected (',' or|key|node content|'-' indicator|<document|<stream)`)
+
+func yamlError(file string, data []byte, err error) Diagnostic {
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if parserErrRe.MatchString(msg) {
+			line++
+		}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	fix := "fix the YAML syntax"
-	if strings.Contains(msg, "tab") {
+	lines := bytes.Split(data, []byte("\n"))
+	if strings.Contains(msg, "tab") || (line-1 < len(lines) && line >= 1 && bytes.HasPrefix(bytes.TrimLeft(lines[line-1], " "), []byte("\t"))) {
 		fix = "indent with spaces, not tabs"
 	}
 	return errorAt(Position{File: file, Line: line, Column: 1}, "yaml-syntax", "invalid YAML: %s: %s", msg, fix)

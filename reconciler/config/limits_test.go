@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHostileInput checks that input built to exhaust the loader gets one
+// clear error and nothing else: no panic, no unbounded memory.
+func TestHostileInput(t *testing.T) {
+	const layerFile = "environments/common/layers/streets.yaml"
+	bomb := "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+	prev := "a"
+	for i := 0; i < 9; i++ {
+		name := fmt.Sprintf("l%d", i)
+		bomb += fmt.Sprintf("%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	deep := strings.Repeat("[", 150) + strings.Repeat("]", 150)
+	tests := []struct {
+		name    string
+		content string
+		lim     Limits
+		want    string
+	}{
+		{"alias bomb", "id: streets\n" + bomb, Limits{}, "expands to more than 1000000 values (an alias bomb?)"},
+		{"nesting deeper than 100", "id: streets\nx: " + deep + "\n", Limits{}, "nesting deeper than 100 levels"},
+		{"file over the size limit", "id: streets\ntitle: " + strings.Repeat("x", 2000) + "\n", Limits{MaxFileSize: 1000}, "over the limit of 1000 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := minimal()
+			files[layerFile] = tt.content
+			st, err := NewLoader(tt.lim).Load(NewDirSource(writeTree(t, files), tt.lim))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, ok := findDiagnostic(st, tt.want)
+			if !ok {
+				t.Fatalf("no diagnostic %q; got:\n%s", tt.want, strings.Join(allDiagnostics(st), "\n"))
+			}
+			if !strings.HasPrefix(d, layerFile+":") {
+				t.Errorf("diagnostic %q does not name %s", d, layerFile)
+			}
+			// The broken file contributes no object: nothing half-read.
+			if st.Environments["prod"].Objects[KeyOf(KindLayer, "streets")] != nil {
+				t.Error("a layer was taken from the rejected file")
+			}
+		})
+	}
+}
+
+func TestTooManyFiles(t *testing.T) {
+	files := minimal()
+	for i := 0; i < 20; i++ {
+		files[fmt.Sprintf("environments/prod/notes/%02d.txt", i)] = "x"
+	}
+	lim := Limits{MaxFiles: 10}
+	st, err := NewLoader(lim).Load(NewDirSource(writeTree(t, files), lim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findDiagnostic(st, "more than 10 files"); !ok {
+		t.Fatalf("too many files not reported:\n%s", strings.Join(allDiagnostics(st), "\n"))
+	}
+}
+
+func TestSymlinkRefused(t *testing.T) {
+	dir := writeTree(t, minimal())
+	outside := filepath.Join(t.TempDir(), "secret.yaml")
+	os.WriteFile(outside, []byte("id: x\n"), 0o644)
+	link := filepath.Join(dir, "environments/common/layers/linked.yaml")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Skip("symlinks not supported here:", err)
+	}
+	st, err := NewLoader(Limits{}).Load(NewDirSource(dir, Limits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := findDiagnostic(st, "is a symlink")
+	if !ok || !strings.HasPrefix(d, "environments/common/layers/linked.yaml: error:") {
+		t.Fatalf("symlink not reported with its path; got:\n%s", strings.Join(allDiagnostics(st), "\n"))
+	}
+	if !st.HasErrors() {
+		t.Error("a symlink must make the state invalid")
+	}
+}
+
+func TestPathEscapesRoot(t *testing.T) {
+	src := NewDirSource(writeTree(t, minimal()), Limits{})
+	for _, p := range []string{"../etc/passwd", "environments/../../x", "/etc/passwd"} {
+		if _, err := src.Read(p); err == nil {
+			t.Errorf("Read(%q) succeeded; want an error", p)
+		}
+	}
+}
+
+func TestEmptyFileIsNothing(t *testing.T) {
+	files := minimal()
+	files["environments/prod/empty.yaml"] = ""
+	st := loadTree(t, files)
+	if d := allDiagnostics(st); len(d) > 0 {
+		t.Fatalf("an empty file gave findings:\n%s", strings.Join(d, "\n"))
+	}
+}
