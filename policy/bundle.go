@@ -1,0 +1,257 @@
+// Package policy evaluates the deployment policy of a Honua config
+// repository with OPA/Rego. It turns an environment's plan plus its context
+// (the time, the PR, approvals, GitHub environment protection, earlier
+// deployments) into a Verdict: allow or deny with reasons, warnings, the
+// approval still needed, and when the next deployment window opens.
+//
+// The policy is a Bundle: the built-in library (embedded Rego), the data of
+// .gitops/deployment-policy.yaml, and the custom modules of
+// .gitops/policies/*.rego, always read from the base revision so that a PR
+// cannot loosen the rules it is judged by. An Engine compiles each bundle
+// once per policy digest and evaluates it per input. The package is pure: no
+// network and no clock; the time is part of the Input.
+//
+// Evaluation fails closed: a policy that does not load or compile, a runtime
+// error, or an evaluation over its time limit is a deny naming what broke.
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+)
+
+// PoliciesDir holds the custom policies of a config repository.
+const PoliciesDir = ".gitops/policies"
+
+// CustomPackage is the package every custom policy must live under.
+const CustomPackage = "honua.custom"
+
+// Bundle is a loaded policy: built-ins, data and custom modules. A Bundle
+// with Errors evaluates to a deny for every environment.
+type Bundle struct {
+	// Source names where the policy was read from.
+	Source string
+	// File is the parsed deployment policy (defaults when the repository
+	// has none).
+	File *File
+	// Custom are the custom modules (tests excluded), by path.
+	Custom []Module
+	// Errors are the problems that make the policy unusable, each naming
+	// its file and line.
+	Errors []config.Diagnostic
+	// Digest identifies the policy: a hash of the built-ins, the data and
+	// the custom modules. Equal digests evaluate the same way.
+	Digest string
+
+	modules map[string]*ast.Module
+	data    map[string]any
+}
+
+// Module is one Rego file.
+type Module struct {
+	Path   string `json:"path"`
+	Source string `json:"source"`
+}
+
+// Load reads the policy of a config repository: .gitops/deployment-policy.yaml
+// and .gitops/policies/*.rego (files ending _test.rego are tests, not
+// policy). The returned error is for a source that cannot be read; problems
+// of content are in Bundle.Errors.
+func Load(src config.Source) (*Bundle, error) {
+	files, err := src.List()
+	if err != nil {
+		return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
+	}
+	var policyData []byte
+	var custom []Module
+	for _, f := range files {
+		switch {
+		case f.Path == PolicyFile:
+			if policyData, err = src.Read(f.Path); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+			}
+		case strings.HasPrefix(f.Path, PoliciesDir+"/") && path.Ext(f.Path) == ".rego" && !strings.HasSuffix(f.Path, "_test.rego"):
+			b, err := src.Read(f.Path)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+			}
+			custom = append(custom, Module{Path: f.Path, Source: string(b)})
+		}
+	}
+	b := NewBundle(policyData, custom)
+	b.Source = src.Name()
+	return b, nil
+}
+
+// NewBundle builds a bundle from the content of deployment-policy.yaml (nil
+// when the repository has none) and custom modules.
+func NewBundle(policyFile []byte, custom []Module) *Bundle {
+	b := &Bundle{Custom: custom, modules: map[string]*ast.Module{}}
+	bs := builtins()
+	if bs.err != nil {
+		b.Errors = append(b.Errors, config.Diagnostic{File: builtinPrefix, Message: "the built-in policy library does not parse: " + bs.err.Error(), Rule: "policy-builtin"})
+	}
+	for name, m := range bs.rules {
+		b.modules[name] = m
+	}
+	if policyFile != nil {
+		f, diags := ParseFile(PolicyFile, policyFile)
+		b.Errors = append(b.Errors, diags...)
+		b.File = f
+	}
+	if b.File == nil {
+		b.File, _ = ParseFile(PolicyFile, nil)
+	}
+	gen := conditionsModule(b.File)
+	genName := PolicyFile + "#approvalRules"
+	if m, err := ast.ParseModuleWithOpts(genName, gen, parserOptions); err != nil {
+		b.Errors = append(b.Errors, config.Diagnostic{File: PolicyFile, Message: "approval rules do not translate to Rego: " + err.Error(), Rule: "policy-conditions"})
+	} else {
+		b.modules[genName] = m
+	}
+	var pkgs []contributor
+	for _, name := range sortedKeys(bs.rules) {
+		pkgs = append(pkgs, contributionsOf(bs.rules[name])...)
+	}
+	for _, c := range custom {
+		m, err := ast.ParseModuleWithOpts(c.Path, c.Source, parserOptions)
+		if err != nil {
+			b.Errors = append(b.Errors, regoDiagnostics(err, "policy-syntax")...)
+			continue
+		}
+		pkg := packageName(m)
+		if pkg != CustomPackage && !strings.HasPrefix(pkg, CustomPackage+".") {
+			b.Errors = append(b.Errors, config.Diagnostic{File: c.Path, Line: m.Package.Location.Row, Column: m.Package.Location.Col, Rule: "policy-package",
+				Message: fmt.Sprintf("package %s is not under %s: custom policies must declare package %s.<name>", pkg, CustomPackage, CustomPackage)})
+			continue
+		}
+		b.modules[c.Path] = m
+		pkgs = append(pkgs, contributionsOf(m)...)
+	}
+	agg := verdictModule(pkgs)
+	if m, err := ast.ParseModuleWithOpts(verdictModuleName, agg, parserOptions); err != nil {
+		b.Errors = append(b.Errors, config.Diagnostic{File: verdictModuleName, Message: err.Error(), Rule: "policy-internal"})
+	} else {
+		b.modules[verdictModuleName] = m
+	}
+	b.data = map[string]any{"honua": map[string]any{"config": b.File.data()}}
+	config.SortDiagnostics(b.Errors)
+	b.Digest = b.digest(bs)
+	return b
+}
+
+func (b *Bundle) digest(bs *builtinSet) string {
+	h := sha256.New()
+	write := func(kind, name, content string) {
+		fmt.Fprintf(h, "%s %d %s %d\n%s\n", kind, len(name), name, len(content), content)
+	}
+	for _, name := range sortedKeys(bs.sources) {
+		write("builtin", name, bs.sources[name])
+	}
+	data, _ := json.Marshal(b.data)
+	write("data", "data", string(data))
+	custom := slices.Clone(b.Custom)
+	slices.SortFunc(custom, func(a, c Module) int { return strings.Compare(a.Path, c.Path) })
+	for _, c := range custom {
+		write("custom", c.Path, c.Source)
+	}
+	for _, e := range b.Errors {
+		write("error", e.File, e.String())
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// Data is the document the built-ins read as data.honua.config: the
+// deployment policy, normalised.
+func (b *Bundle) Data() map[string]any { return b.data }
+
+// Modules returns the modules evaluated (built-ins, generated and custom),
+// by name.
+func (b *Bundle) Modules() map[string]*ast.Module { return b.modules }
+
+func packageName(m *ast.Module) string {
+	return strings.TrimPrefix(m.Package.Path.String(), "data.")
+}
+
+// contributor is a package that defines a deny, warn or approval rule.
+type contributor struct {
+	pkg  string
+	rule string
+}
+
+var contributionRules = []string{"deny", "warn", "approval"}
+
+func contributionsOf(m *ast.Module) []contributor {
+	var out []contributor
+	seen := map[string]bool{}
+	for _, r := range m.Rules {
+		ref := r.Head.Ref()
+		if len(ref) == 0 {
+			continue
+		}
+		name := ref[0].Value.String()
+		if v, ok := ref[0].Value.(ast.Var); ok {
+			name = string(v)
+		}
+		if slices.Contains(contributionRules, name) && !seen[name] {
+			seen[name] = true
+			out = append(out, contributor{pkg: packageName(m), rule: name})
+		}
+	}
+	return out
+}
+
+const verdictModuleName = "honua-gitops:verdict.rego"
+
+// verdictModule collects every package's contributions. It names each rule
+// it reads, so that a package without a deny rule costs nothing.
+func verdictModule(cs []contributor) string {
+	var b strings.Builder
+	b.WriteString("package honua.verdict\n\n")
+	for _, c := range cs {
+		fmt.Fprintf(&b, "contributions contains [%q, %q, v] if v := data.%s.%s\n\n", c.rule, c.pkg, c.pkg, c.rule)
+	}
+	b.WriteString("next_window := data.honua.schedule.next_window\n")
+	return b.String()
+}
+
+// regoDiagnostics turns OPA parse or compile errors into diagnostics.
+func regoDiagnostics(err error, rule string) []config.Diagnostic {
+	var errs ast.Errors
+	if e, ok := err.(ast.Errors); ok {
+		errs = e
+	} else if e, ok := err.(*ast.Error); ok {
+		errs = ast.Errors{e}
+	}
+	var terr *topdown.Error
+	if errors.As(err, &terr) {
+		d := config.Diagnostic{Message: terr.Code + ": " + terr.Message, Rule: rule}
+		if terr.Location != nil {
+			d.File, d.Line, d.Column = terr.Location.File, terr.Location.Row, terr.Location.Col
+		}
+		return []config.Diagnostic{d}
+	}
+	if len(errs) == 0 {
+		return []config.Diagnostic{{Message: err.Error(), Rule: rule}}
+	}
+	out := make([]config.Diagnostic, 0, len(errs))
+	for _, e := range errs {
+		d := config.Diagnostic{Message: e.Code + ": " + e.Message, Rule: rule}
+		if e.Location != nil {
+			d.File, d.Line, d.Column = e.Location.File, e.Location.Row, e.Location.Col
+		}
+		out = append(out, d)
+	}
+	return out
+}

@@ -1,0 +1,450 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// The condition language of approvalRules, as the original policy format
+// wrote it ("resourcesRemoved > 0", "(resourcesModified + resourcesAdded) > 10",
+// "breakingChanges == true", "type == \"datasource\""):
+//
+//	condition := or
+//	or        := and { ("||" | "or") and }
+//	and       := not { ("&&" | "and") not }
+//	not       := ("!" | "not") not | compare
+//	compare   := sum [ ("==" | "!=" | ">" | ">=" | "<" | "<=") sum ]
+//	sum       := atom { ("+" | "-") atom }
+//	atom      := number | string | true | false | name | "(" condition ")"
+//
+// Names: resourcesAdded, resourcesModified, resourcesRemoved,
+// resourcesChanged (their sum) and breakingCount are numbers;
+// breakingChanges is true when any change is breaking; type is the kinds of
+// the changed objects: type == "layer" holds when any change is to a layer,
+// type != "layer" when any change is to something else. Conditions are
+// translated to Rego when the policy is loaded, so they cost nothing more
+// than a hand-written rule.
+
+type condType int
+
+const (
+	tNum condType = iota
+	tBool
+	tStr
+	tKinds
+)
+
+func (t condType) String() string {
+	return [...]string{"a number", "true/false", "a string", "type"}[t]
+}
+
+type condNode struct {
+	op   string // "num", "str", "bool", "name", "or", "and", "not", "+", "-", "==", ...
+	val  string
+	args []*condNode
+	typ  condType
+}
+
+var condNames = map[string]condType{
+	"resourcesAdded":    tNum,
+	"resourcesModified": tNum,
+	"resourcesRemoved":  tNum,
+	"resourcesChanged":  tNum,
+	"breakingCount":     tNum,
+	"breakingChanges":   tBool,
+	"type":              tKinds,
+}
+
+var condKinds = map[string]string{
+	"catalog": "catalog", "folder": "folder", "datasource": "datasource", "service": "service",
+	"layer": "layer", "style": "style", "raster": "raster", "rasterdataset": "raster",
+}
+
+type condToken struct {
+	kind string // "num", "str", "name", "op", "eof"
+	text string
+	pos  int
+}
+
+func lexCondition(s string) ([]condToken, error) {
+	var toks []condToken
+	i := 0
+	for i < len(s) {
+		c := rune(s[i])
+		switch {
+		case unicode.IsSpace(c):
+			i++
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+				j++
+			}
+			if _, err := strconv.ParseFloat(s[i:j], 64); err != nil {
+				return nil, fmt.Errorf("bad number %q at column %d", s[i:j], i+1)
+			}
+			toks = append(toks, condToken{"num", s[i:j], i})
+			i = j
+		case c == '"' || c == '\'':
+			j := i + 1
+			for j < len(s) && rune(s[j]) != c {
+				j++
+			}
+			if j >= len(s) {
+				return nil, fmt.Errorf("string starting at column %d is not closed", i+1)
+			}
+			toks = append(toks, condToken{"str", s[i+1 : j], i})
+			i = j + 1
+		case unicode.IsLetter(c) || c == '_':
+			j := i
+			for j < len(s) && (unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j])) || s[j] == '_') {
+				j++
+			}
+			toks = append(toks, condToken{"name", s[i:j], i})
+			i = j
+		default:
+			two := ""
+			if i+1 < len(s) {
+				two = s[i : i+2]
+			}
+			switch two {
+			case "==", "!=", ">=", "<=", "&&", "||":
+				toks = append(toks, condToken{"op", two, i})
+				i += 2
+				continue
+			}
+			switch c {
+			case '>', '<', '+', '-', '(', ')', '!':
+				toks = append(toks, condToken{"op", string(c), i})
+				i++
+			case '=':
+				return nil, fmt.Errorf("'=' at column %d: compare with ==", i+1)
+			default:
+				return nil, fmt.Errorf("unexpected %q at column %d", c, i+1)
+			}
+		}
+	}
+	return append(toks, condToken{"eof", "", len(s)}), nil
+}
+
+type condParser struct {
+	toks []condToken
+	i    int
+}
+
+func (p *condParser) peek() condToken { return p.toks[p.i] }
+func (p *condParser) next() condToken { t := p.toks[p.i]; p.i++; return t }
+
+func (p *condParser) is(words ...string) bool {
+	t := p.peek()
+	for _, w := range words {
+		if (t.kind == "op" || t.kind == "name") && t.text == w {
+			return true
+		}
+	}
+	return false
+}
+
+func describeTok(t condToken) string {
+	if t.kind == "eof" {
+		return "the end"
+	}
+	return fmt.Sprintf("%q at column %d", t.text, t.pos+1)
+}
+
+// parseCondition parses and type-checks a condition.
+func parseCondition(s string) (*condNode, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("it is empty")
+	}
+	toks, err := lexCondition(s)
+	if err != nil {
+		return nil, err
+	}
+	p := &condParser{toks: toks}
+	n, err := p.or()
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != "eof" {
+		return nil, fmt.Errorf("unexpected %s", describeTok(t))
+	}
+	if n.typ != tBool {
+		return nil, fmt.Errorf("it is %s, not true/false (compare it, such as resourcesRemoved > 0)", n.typ)
+	}
+	return n, nil
+}
+
+func (p *condParser) or() (*condNode, error) {
+	return p.binaryBool(p.and, "or", "||", "or")
+}
+
+func (p *condParser) and() (*condNode, error) {
+	return p.binaryBool(p.not, "and", "&&", "and")
+}
+
+func (p *condParser) binaryBool(sub func() (*condNode, error), op string, words ...string) (*condNode, error) {
+	l, err := sub()
+	if err != nil {
+		return nil, err
+	}
+	for p.is(words...) {
+		t := p.next()
+		r, err := sub()
+		if err != nil {
+			return nil, err
+		}
+		if l.typ != tBool || r.typ != tBool {
+			return nil, fmt.Errorf("%q at column %d joins %s and %s; both sides must be true/false", t.text, t.pos+1, l.typ, r.typ)
+		}
+		l = &condNode{op: op, args: []*condNode{l, r}, typ: tBool}
+	}
+	return l, nil
+}
+
+func (p *condParser) not() (*condNode, error) {
+	if p.is("!", "not") {
+		t := p.next()
+		x, err := p.not()
+		if err != nil {
+			return nil, err
+		}
+		if x.typ != tBool {
+			return nil, fmt.Errorf("%q at column %d negates %s", t.text, t.pos+1, x.typ)
+		}
+		return &condNode{op: "not", args: []*condNode{x}, typ: tBool}, nil
+	}
+	return p.compare()
+}
+
+func (p *condParser) compare() (*condNode, error) {
+	l, err := p.sum()
+	if err != nil {
+		return nil, err
+	}
+	if !p.is("==", "!=", ">", ">=", "<", "<=") {
+		return l, nil
+	}
+	t := p.next()
+	r, err := p.sum()
+	if err != nil {
+		return nil, err
+	}
+	bad := func() error {
+		return fmt.Errorf("%q at column %d compares %s with %s", t.text, t.pos+1, l.typ, r.typ)
+	}
+	order := t.text != "==" && t.text != "!="
+	switch {
+	case l.typ == tNum && r.typ == tNum:
+	case l.typ == tBool && r.typ == tBool && !order:
+	case (l.typ == tKinds && r.typ == tStr || l.typ == tStr && r.typ == tKinds) && !order:
+		if l.typ == tStr {
+			l, r = r, l
+		}
+		k := strings.ToLower(r.val)
+		kind, ok := condKinds[k]
+		if !ok {
+			kind, ok = condKinds[strings.TrimSuffix(k, "s")]
+		}
+		if !ok {
+			names := make([]string, 0, len(condKinds))
+			for _, v := range condKinds {
+				names = append(names, v)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("type %q is not a kind (one of %s)", r.val, strings.Join(uniqueStrings(names), ", "))
+		}
+		r = &condNode{op: "str", val: kind, typ: tStr}
+	default:
+		return nil, bad()
+	}
+	return &condNode{op: t.text, args: []*condNode{l, r}, typ: tBool}, nil
+}
+
+func (p *condParser) sum() (*condNode, error) {
+	l, err := p.atom()
+	if err != nil {
+		return nil, err
+	}
+	for p.is("+", "-") {
+		t := p.next()
+		r, err := p.atom()
+		if err != nil {
+			return nil, err
+		}
+		if l.typ != tNum || r.typ != tNum {
+			return nil, fmt.Errorf("%q at column %d needs numbers on both sides", t.text, t.pos+1)
+		}
+		l = &condNode{op: t.text, args: []*condNode{l, r}, typ: tNum}
+	}
+	return l, nil
+}
+
+func (p *condParser) atom() (*condNode, error) {
+	t := p.next()
+	switch t.kind {
+	case "num":
+		return &condNode{op: "num", val: t.text, typ: tNum}, nil
+	case "str":
+		return &condNode{op: "str", val: t.text, typ: tStr}, nil
+	case "name":
+		switch t.text {
+		case "true", "false":
+			return &condNode{op: "bool", val: t.text, typ: tBool}, nil
+		}
+		typ, ok := condNames[t.text]
+		if !ok {
+			return nil, fmt.Errorf("unknown name %q at column %d (known: resourcesAdded, resourcesModified, resourcesRemoved, resourcesChanged, breakingCount, breakingChanges, type)", t.text, t.pos+1)
+		}
+		return &condNode{op: "name", val: t.text, typ: typ}, nil
+	case "op":
+		if t.text == "(" {
+			n, err := p.or()
+			if err != nil {
+				return nil, err
+			}
+			if c := p.next(); c.text != ")" || c.kind != "op" {
+				return nil, fmt.Errorf("expected ) to close ( at column %d, found %s", t.pos+1, describeTok(c))
+			}
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("expected a number, a name or ( but found %s", describeTok(t))
+}
+
+func uniqueStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// condGen writes the Rego of approval conditions. Every boolean node becomes
+// a rule that is defined exactly when the node is true, which gives "or"
+// (two definitions), "and" (one body) and "not" (negation) without
+// recursion, which Rego does not allow.
+type condGen struct {
+	b strings.Builder
+	n int
+}
+
+const condSummary = "input.plan.summary."
+
+func (g *condGen) num(n *condNode) string {
+	switch n.op {
+	case "num":
+		return n.val
+	case "name":
+		switch n.val {
+		case "resourcesAdded":
+			return condSummary + "added"
+		case "resourcesModified":
+			return condSummary + "modified"
+		case "resourcesRemoved":
+			return condSummary + "removed"
+		case "breakingCount":
+			return condSummary + "breaking"
+		case "resourcesChanged":
+			return "(" + condSummary + "added + " + condSummary + "modified + " + condSummary + "removed)"
+		}
+	case "+", "-":
+		return "(" + g.num(n.args[0]) + " " + n.op + " " + g.num(n.args[1]) + ")"
+	}
+	panic("policy: not a number node: " + n.op)
+}
+
+// boolRule writes the rules of a boolean node and returns the rule's name.
+func (g *condGen) boolRule(n *condNode) string {
+	g.n++
+	name := fmt.Sprintf("c%d", g.n)
+	def := func(body ...string) {
+		fmt.Fprintf(&g.b, "%s if {\n", name)
+		for _, l := range body {
+			fmt.Fprintf(&g.b, "\t%s\n", l)
+		}
+		g.b.WriteString("}\n\n")
+	}
+	switch n.op {
+	case "bool":
+		def(n.val)
+	case "name": // breakingChanges
+		def(condSummary + "breaking > 0")
+	case "or":
+		a, b := g.boolRule(n.args[0]), g.boolRule(n.args[1])
+		def(a)
+		def(b)
+	case "and":
+		a, b := g.boolRule(n.args[0]), g.boolRule(n.args[1])
+		def(a, b)
+	case "not":
+		a := g.boolRule(n.args[0])
+		def("not " + a)
+	case "==", "!=", ">", ">=", "<", "<=":
+		l, r := n.args[0], n.args[1]
+		switch {
+		case l.typ == tNum:
+			def(g.num(l) + " " + n.op + " " + g.num(r))
+		case l.typ == tKinds:
+			lit := quoteRego(r.val)
+			if n.op == "==" {
+				def(lit + " in kinds")
+			} else {
+				def("some k in kinds", "k != "+lit)
+			}
+		default: // two booleans
+			a, b := g.boolRule(l), g.boolRule(r)
+			if n.op == "==" {
+				def(a, b)
+				def("not "+a, "not "+b)
+			} else {
+				def(a, "not "+b)
+				def("not "+a, b)
+			}
+		}
+	default:
+		panic("policy: not a boolean node: " + n.op)
+	}
+	return name
+}
+
+func quoteRego(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// conditionsModule is the Rego of every environment's approval rules:
+// data.honua.conditions.matched holds {env, name, condition, reason} for each
+// rule whose condition holds for the input.
+func conditionsModule(f *File) string {
+	g := &condGen{}
+	g.b.WriteString("# Generated from the approvalRules of " + PolicyFile + ".\npackage honua.conditions\n\n")
+	g.b.WriteString("kinds := {c.kind | some c in input.plan.changes}\n\n")
+	g.b.WriteString("listed if data.honua.config.environments[input.environment]\n\n")
+	names := make([]string, 0, len(f.Environments))
+	for n := range f.Environments {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	write := func(guard string, rules []ApprovalRule) {
+		for _, r := range rules {
+			if r.expr == nil {
+				continue
+			}
+			root := g.boolRule(r.expr)
+			fmt.Fprintf(&g.b, "matched contains {\"env\": input.environment, \"name\": %s, \"condition\": %s, \"reason\": %s, \"line\": %d} if {\n\t%s\n\t%s\n}\n\n",
+				quoteRego(r.Name), quoteRego(r.Condition), quoteRego(r.Reason), r.Pos.Line, guard, root)
+		}
+	}
+	for _, env := range names {
+		write("input.environment == "+quoteRego(env), f.Environments[env].ApprovalRules)
+	}
+	// An environment the file does not list gets the rules of defaults.
+	write("not listed", f.Defaults.ApprovalRules)
+	return g.b.String()
+}

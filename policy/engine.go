@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown/print"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+
+	_ "time/tzdata" // time zones must work on any machine, with or without zoneinfo
+)
+
+// DefaultTimeout bounds one evaluation.
+const DefaultTimeout = 2 * time.Second
+
+// defaultCacheSize is how many compiled policies an Engine keeps. A policy
+// changes rarely; a handful covers every base branch in flight.
+const defaultCacheSize = 32
+
+// Engine evaluates bundles. It compiles and prepares each policy once per
+// digest and shares the prepared query between evaluations; it is safe for
+// concurrent use.
+type Engine struct {
+	timeout time.Duration
+	size    int
+
+	mu    sync.Mutex
+	cache map[string]*prepared
+	order []string // digests, least recently used first
+}
+
+type prepared struct {
+	once   sync.Once
+	query  rego.PreparedEvalQuery
+	errors []config.Diagnostic
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithTimeout sets the time limit of one evaluation (default 2 s).
+func WithTimeout(d time.Duration) Option { return func(e *Engine) { e.timeout = d } }
+
+// WithCacheSize sets how many compiled policies the engine keeps.
+func WithCacheSize(n int) Option { return func(e *Engine) { e.size = n } }
+
+// NewEngine returns an engine.
+func NewEngine(opts ...Option) *Engine {
+	e := &Engine{timeout: DefaultTimeout, size: defaultCacheSize, cache: map[string]*prepared{}}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.size < 1 {
+		e.size = 1
+	}
+	return e
+}
+
+// forbiddenBuiltins would make a policy depend on the network, the clock or
+// chance. The time is input.now; everything else a policy needs is in the
+// input.
+var forbiddenBuiltins = []string{
+	"http.send", "net.lookup_ip_addr", "time.now_ns", "opa.runtime",
+	"rand.intn", "uuid.rfc4122", "uuid.parse", "io.jwt.decode_verify",
+	"crypto.x509.parse_and_verify_certificates",
+	"crypto.x509.parse_and_verify_certificates_with_options",
+}
+
+var capabilities = sync.OnceValue(func() *ast.Capabilities {
+	c := ast.CapabilitiesForThisVersion()
+	c.Builtins = slices.DeleteFunc(slices.Clone(c.Builtins), func(b *ast.Builtin) bool {
+		return slices.Contains(forbiddenBuiltins, b.Name)
+	})
+	return c
+})
+
+// prepare returns the prepared query of b, compiling it on first use.
+func (e *Engine) prepare(ctx context.Context, b *Bundle) *prepared {
+	e.mu.Lock()
+	p, ok := e.cache[b.Digest]
+	if ok {
+		i := slices.Index(e.order, b.Digest)
+		e.order = append(slices.Delete(e.order, i, i+1), b.Digest)
+	} else {
+		p = &prepared{}
+		e.cache[b.Digest] = p
+		e.order = append(e.order, b.Digest)
+		for len(e.order) > e.size {
+			delete(e.cache, e.order[0])
+			e.order = e.order[1:]
+		}
+	}
+	e.mu.Unlock()
+	p.once.Do(func() { p.query, p.errors = compile(ctx, b) })
+	return p
+}
+
+func compile(ctx context.Context, b *Bundle) (rego.PreparedEvalQuery, []config.Diagnostic) {
+	compiler := ast.NewCompiler().
+		WithEnablePrintStatements(true).
+		WithCapabilities(capabilities())
+	compiler.Compile(b.modules)
+	if compiler.Failed() {
+		return rego.PreparedEvalQuery{}, regoDiagnostics(compiler.Errors, "policy-compile")
+	}
+	store := inmem.NewFromObjectWithOpts(b.data, inmem.OptRoundTripOnWrite(true))
+	q, err := rego.New(
+		rego.Query("data.honua.verdict"),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+		rego.EnablePrintStatements(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return q, regoDiagnostics(err, "policy-compile")
+	}
+	return q, nil
+}
+
+// Evaluate returns the verdict of b for one environment. It never fails:
+// whatever goes wrong is a deny in the verdict (fail closed).
+func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) Verdict {
+	v := Verdict{Environment: in.Environment, PolicyDigest: b.Digest, Deny: []Finding{}, Warn: []Finding{}, Prints: []string{}, Errors: []config.Diagnostic{}}
+	if len(b.Errors) > 0 {
+		return v.failClosed("policy-error", "the policy does not load: "+firstError(b.Errors), b.Errors)
+	}
+	p := e.prepare(ctx, b)
+	if len(p.errors) > 0 {
+		return v.failClosed("policy-error", "the policy does not compile: "+firstError(p.errors), p.errors)
+	}
+	val, err := in.value()
+	if err != nil {
+		return v.failClosed("policy-error", "the input cannot be converted: "+err.Error(), nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	hook := &printHook{}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(val), rego.EvalPrintHook(hook))
+	v.Prints = hook.lines()
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return v.failClosed("policy-timeout", fmt.Sprintf("the policy did not finish within its time limit of %s", e.timeout), []config.Diagnostic{{Message: err.Error(), Rule: "policy-timeout"}})
+	case err != nil:
+		ds := regoDiagnostics(err, "policy-runtime")
+		return v.failClosed("policy-error", "the policy failed at run time: "+firstError(ds), ds)
+	case len(rs) == 0 || len(rs[0].Expressions) == 0:
+		return v.failClosed("policy-error", "the policy produced no result", nil)
+	}
+	out, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return v.failClosed("policy-error", "the policy produced a result that is not an object", nil)
+	}
+	if err := v.fill(out, b.File.Env(in.Environment), &in); err != nil {
+		return v.failClosed("policy-error", err.Error(), nil)
+	}
+	return v
+}
+
+func firstError(ds []config.Diagnostic) string {
+	if len(ds) == 0 {
+		return "unknown error"
+	}
+	d := ds[0]
+	s := d.Message
+	if d.File != "" {
+		s = d.Pos().String() + ": " + s
+	}
+	if len(ds) > 1 {
+		s += fmt.Sprintf(" (and %d more)", len(ds)-1)
+	}
+	return s
+}
+
+// printHook captures print() output of one evaluation.
+type printHook struct {
+	mu  sync.Mutex
+	out []string
+}
+
+func (h *printHook) Print(pctx print.Context, msg string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pctx.Location != nil {
+		msg = fmt.Sprintf("%s:%d: %s", pctx.Location.File, pctx.Location.Row, msg)
+	}
+	h.out = append(h.out, msg)
+	return nil
+}
+
+func (h *printHook) lines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string{}, h.out...)
+}

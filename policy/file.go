@@ -1,0 +1,734 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+)
+
+// PolicyFile is where a config repository keeps its deployment policy.
+const PolicyFile = ".gitops/deployment-policy.yaml"
+
+// File is .gitops/deployment-policy.yaml after parsing: every environment's
+// policy with defaults applied.
+type File struct {
+	// PolicyOwners must approve any PR that changes .gitops/.
+	PolicyOwners []string
+	// Defaults is the policy of an environment the file does not list.
+	Defaults EnvPolicy
+	// Environments are the listed environments by name.
+	Environments map[string]EnvPolicy
+}
+
+// EnvPolicy is the policy of one environment.
+type EnvPolicy struct {
+	Name                 string
+	Listed               bool
+	AutoApprove          bool
+	RequiresValidation   bool
+	AllowBreakingChanges bool
+	// Timezone is an IANA zone name; windows and blackouts are read in it.
+	Timezone            string
+	Approvers           []string
+	MinApprovals        int
+	PreventSelfApproval bool
+	// ApprovalExpiry is how long an approval counts; 0 means forever.
+	ApprovalExpiry time.Duration
+	Promotion      *Promotion
+	EmergencyLabel string
+	// LargeRemoval is the number of removed objects from which a plan is
+	// flagged with a warning.
+	LargeRemoval  int
+	ApprovalRules []ApprovalRule
+	Safety        Safety
+	Notifications map[string]any
+}
+
+// Promotion requires a commit to have succeeded in After at least Soak ago.
+type Promotion struct {
+	After string
+	Soak  time.Duration
+}
+
+// ApprovalRule asks for approval when Condition holds.
+type ApprovalRule struct {
+	Name      string
+	Condition string
+	Reason    string
+	Pos       config.Position
+	expr      *condNode
+}
+
+// Safety is the safety block of an environment.
+type Safety struct {
+	RequireBackup      bool
+	HealthCheckTimeout int // seconds
+	RollbackOnFailure  bool
+	DeploymentWindows  []Window
+	BlackoutPeriods    []Blackout
+}
+
+// Window is a weekly deployment window [Start, End) in minutes of the local
+// day. End <= Start means the window crosses midnight.
+type Window struct {
+	Days       []time.Weekday
+	Start, End int
+	StartTime  string
+	EndTime    string
+}
+
+// Blackout forbids deployments from StartDate to EndDate inclusive (local
+// dates, YYYY-MM-DD).
+type Blackout struct {
+	Name, StartDate, EndDate, Reason string
+	// AllowEmergency lets the emergency label through this blackout.
+	AllowEmergency bool
+}
+
+// rawEnv is one environment as written; nil means not set, so that
+// environments can inherit from defaults.
+type rawEnv struct {
+	autoApprove, requiresValidation, allowBreakingChanges *bool
+	timezone                                               *string
+	approvers                                              []string
+	approversSet                                           bool
+	minApprovals                                           *int
+	preventSelfApproval                                    *bool
+	approvalExpiry                                         *time.Duration
+	promotion                                              *Promotion
+	promotionSet                                           bool
+	emergencyLabel                                         *string
+	largeRemoval                                           *int
+	approvalRules                                          []ApprovalRule
+	rulesSet                                               bool
+	requireBackup, rollbackOnFailure                       *bool
+	healthCheckTimeout                                     *int
+	windows                                                []Window
+	windowsSet                                             bool
+	blackouts                                              []Blackout
+	blackoutsSet                                           bool
+	notifications                                          map[string]any
+}
+
+// fileParser collects diagnostics while it walks the YAML nodes.
+type fileParser struct {
+	path  string
+	diags []config.Diagnostic
+}
+
+func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
+	d := config.Diagnostic{Severity: config.SeverityError, File: p.path, Message: fmt.Sprintf(format, args...), Rule: "policy-file"}
+	if n != nil {
+		d.Line, d.Column = n.Line, n.Column
+	}
+	p.diags = append(p.diags, d)
+}
+
+// ParseFile parses the deployment policy. Every problem is returned as a
+// diagnostic naming the file, line and column; the File is usable (with the
+// faulty parts left at their defaults) only when there are none.
+func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
+	p := &fileParser{path: path}
+	f := &File{Environments: map[string]EnvPolicy{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d := config.Diagnostic{Severity: config.SeverityError, File: path, Message: "invalid YAML: " + err.Error(), Rule: "policy-file"}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			d.Line, _ = strconv.Atoi(m[1])
+		}
+		return nil, []config.Diagnostic{d}
+	}
+	defaults := rawEnv{}
+	envs := map[string]rawEnv{}
+	if len(doc.Content) > 0 {
+		root := doc.Content[0]
+		p.mapping(root, "the policy file", func(key string, k, v *yaml.Node) {
+			switch key {
+			case "version":
+				if n := p.integer(v); n != 1 {
+					p.errorf(v, "version %s is not supported: this honua-gitops reads version 1", v.Value)
+				}
+			case "policyOwners":
+				f.PolicyOwners = p.principals(v)
+			case "defaults":
+				defaults = p.env(v)
+			case "environments":
+				p.mapping(v, "environments", func(name string, k, v *yaml.Node) {
+					if _, dup := envs[name]; dup {
+						p.errorf(k, "environment %q is listed twice", name)
+					}
+					envs[name] = p.env(v)
+				})
+			default:
+				p.unknown(k, key, "version, policyOwners, defaults, environments")
+			}
+		})
+	}
+	f.Defaults = resolve("", defaults, rawEnv{})
+	for name, raw := range envs {
+		e := resolve(name, raw, defaults)
+		e.Listed = true
+		f.Environments[name] = e
+	}
+	for name, e := range f.Environments {
+		if e.Promotion != nil {
+			if e.Promotion.After == name {
+				p.errorf(nil, "environment %s: promotion.after names the environment itself", name)
+			}
+		}
+	}
+	config.SortDiagnostics(p.diags)
+	return f, p.diags
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// Env returns the policy of the named environment: its entry, or the
+// defaults.
+func (f *File) Env(name string) EnvPolicy {
+	if e, ok := f.Environments[name]; ok {
+		return e
+	}
+	e := f.Defaults
+	e.Name = name
+	return e
+}
+
+func resolve(name string, r, d rawEnv) EnvPolicy {
+	e := EnvPolicy{
+		Name:               name,
+		RequiresValidation: true,
+		Timezone:           "UTC",
+		MinApprovals:       1,
+		LargeRemoval:       5,
+		Safety:             Safety{RequireBackup: true, RollbackOnFailure: true, HealthCheckTimeout: 300},
+	}
+	setB := func(dst *bool, vs ...*bool) {
+		for _, v := range vs {
+			if v != nil {
+				*dst = *v
+				return
+			}
+		}
+	}
+	setI := func(dst *int, vs ...*int) {
+		for _, v := range vs {
+			if v != nil {
+				*dst = *v
+				return
+			}
+		}
+	}
+	setB(&e.AutoApprove, r.autoApprove, d.autoApprove)
+	setB(&e.RequiresValidation, r.requiresValidation, d.requiresValidation)
+	setB(&e.AllowBreakingChanges, r.allowBreakingChanges, d.allowBreakingChanges)
+	setB(&e.PreventSelfApproval, r.preventSelfApproval, d.preventSelfApproval)
+	setB(&e.Safety.RequireBackup, r.requireBackup, d.requireBackup)
+	setB(&e.Safety.RollbackOnFailure, r.rollbackOnFailure, d.rollbackOnFailure)
+	setI(&e.MinApprovals, r.minApprovals, d.minApprovals)
+	setI(&e.LargeRemoval, r.largeRemoval, d.largeRemoval)
+	setI(&e.Safety.HealthCheckTimeout, r.healthCheckTimeout, d.healthCheckTimeout)
+	for _, v := range []*string{r.timezone, d.timezone} {
+		if v != nil {
+			e.Timezone = *v
+			break
+		}
+	}
+	for _, v := range []*string{r.emergencyLabel, d.emergencyLabel} {
+		if v != nil {
+			e.EmergencyLabel = *v
+			break
+		}
+	}
+	for _, v := range []*time.Duration{r.approvalExpiry, d.approvalExpiry} {
+		if v != nil {
+			e.ApprovalExpiry = *v
+			break
+		}
+	}
+	pick := func(rs, ds bool) int {
+		switch {
+		case rs:
+			return 1
+		case ds:
+			return 2
+		}
+		return 0
+	}
+	switch pick(r.approversSet, d.approversSet) {
+	case 1:
+		e.Approvers = r.approvers
+	case 2:
+		e.Approvers = d.approvers
+	}
+	switch pick(r.promotionSet, d.promotionSet) {
+	case 1:
+		e.Promotion = r.promotion
+	case 2:
+		e.Promotion = d.promotion
+	}
+	switch pick(r.rulesSet, d.rulesSet) {
+	case 1:
+		e.ApprovalRules = r.approvalRules
+	case 2:
+		e.ApprovalRules = d.approvalRules
+	}
+	switch pick(r.windowsSet, d.windowsSet) {
+	case 1:
+		e.Safety.DeploymentWindows = r.windows
+	case 2:
+		e.Safety.DeploymentWindows = d.windows
+	}
+	switch pick(r.blackoutsSet, d.blackoutsSet) {
+	case 1:
+		e.Safety.BlackoutPeriods = r.blackouts
+	case 2:
+		e.Safety.BlackoutPeriods = d.blackouts
+	}
+	e.Notifications = r.notifications
+	if e.Notifications == nil {
+		e.Notifications = d.notifications
+	}
+	return e
+}
+
+func (p *fileParser) env(n *yaml.Node) rawEnv {
+	var r rawEnv
+	p.mapping(n, "an environment", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "autoApprove":
+			r.autoApprove = p.boolean(v)
+		case "requiresValidation":
+			r.requiresValidation = p.boolean(v)
+		case "allowBreakingChanges":
+			r.allowBreakingChanges = p.boolean(v)
+		case "timezone":
+			if s := p.str(v); s != "" {
+				if _, err := time.LoadLocation(s); err != nil || s == "Local" {
+					p.errorf(v, "timezone %q is not an IANA time zone name (such as Pacific/Honolulu or UTC)", s)
+				} else {
+					r.timezone = &s
+				}
+			}
+		case "approvers":
+			r.approvers, r.approversSet = p.principals(v), true
+		case "minApprovals":
+			if i := p.integer(v); i < 0 || i > 100 {
+				p.errorf(v, "minApprovals must be between 0 and 100")
+			} else {
+				r.minApprovals = &i
+			}
+		case "preventSelfApproval":
+			r.preventSelfApproval = p.boolean(v)
+		case "approvalExpiry":
+			if d, ok := p.duration(v); ok {
+				r.approvalExpiry = &d
+			}
+		case "promotion":
+			r.promotion, r.promotionSet = p.promotion(v), true
+		case "emergencyLabel":
+			s := p.str(v)
+			r.emergencyLabel = &s
+		case "largeRemoval":
+			i := p.integer(v)
+			if i < 1 {
+				p.errorf(v, "largeRemoval must be at least 1")
+			}
+			r.largeRemoval = &i
+		case "approvalRules":
+			r.approvalRules, r.rulesSet = p.rules(v), true
+		case "rollbackOnFailure":
+			// Accepted here too: some policy files of the original design
+			// put it beside safety rather than inside it.
+			r.rollbackOnFailure = p.boolean(v)
+		case "safety":
+			p.safety(v, &r)
+		case "notifications":
+			var m map[string]any
+			if err := v.Decode(&m); err != nil {
+				p.errorf(v, "notifications must be a mapping of event to notification targets")
+			}
+			r.notifications = m
+		default:
+			p.unknown(k, key, "autoApprove, requiresValidation, allowBreakingChanges, timezone, approvers, minApprovals, preventSelfApproval, approvalExpiry, promotion, emergencyLabel, largeRemoval, approvalRules, safety, rollbackOnFailure, notifications")
+		}
+	})
+	return r
+}
+
+func (p *fileParser) safety(n *yaml.Node, r *rawEnv) {
+	p.mapping(n, "safety", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "requireBackup":
+			r.requireBackup = p.boolean(v)
+		case "healthCheckTimeout":
+			i := p.integer(v)
+			if i < 1 {
+				p.errorf(v, "healthCheckTimeout is in seconds and must be at least 1")
+			}
+			r.healthCheckTimeout = &i
+		case "rollbackOnFailure":
+			r.rollbackOnFailure = p.boolean(v)
+		case "deploymentWindows":
+			r.windowsSet = true
+			p.sequence(v, "deploymentWindows", func(item *yaml.Node) {
+				if w, ok := p.window(item); ok {
+					r.windows = append(r.windows, w)
+				}
+			})
+		case "blackoutPeriods":
+			r.blackoutsSet = true
+			p.sequence(v, "blackoutPeriods", func(item *yaml.Node) {
+				if b, ok := p.blackout(item); ok {
+					r.blackouts = append(r.blackouts, b)
+				}
+			})
+		default:
+			p.unknown(k, key, "requireBackup, healthCheckTimeout, rollbackOnFailure, deploymentWindows, blackoutPeriods")
+		}
+	})
+}
+
+func (p *fileParser) promotion(n *yaml.Node) *Promotion {
+	if n.Tag == "!!null" {
+		return nil
+	}
+	pr := &Promotion{}
+	p.mapping(n, "promotion", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "after":
+			pr.After = p.str(v)
+		case "soak":
+			pr.Soak, _ = p.duration(v)
+		default:
+			p.unknown(k, key, "after, soak")
+		}
+	})
+	if pr.After == "" {
+		p.errorf(n, "promotion needs after: the environment a commit must have succeeded in first")
+	}
+	return pr
+}
+
+func (p *fileParser) rules(n *yaml.Node) []ApprovalRule {
+	var out []ApprovalRule
+	p.sequence(n, "approvalRules", func(item *yaml.Node) {
+		r := ApprovalRule{Pos: config.Position{File: p.path, Line: item.Line, Column: item.Column}}
+		var condNode *yaml.Node
+		p.mapping(item, "an approval rule", func(key string, k, v *yaml.Node) {
+			switch key {
+			case "name":
+				r.Name = p.str(v)
+			case "condition":
+				r.Condition, condNode = p.str(v), v
+			case "reason":
+				r.Reason = p.str(v)
+			default:
+				p.unknown(k, key, "name, condition, reason")
+			}
+		})
+		if r.Name == "" {
+			r.Name = fmt.Sprintf("rule %d", len(out)+1)
+		}
+		if condNode == nil {
+			p.errorf(item, "approval rule %q has no condition", r.Name)
+			return
+		}
+		r.Pos = config.Position{File: p.path, Line: condNode.Line, Column: condNode.Column}
+		e, err := parseCondition(r.Condition)
+		if err != nil {
+			p.errorf(condNode, "approval rule %q: condition %q does not parse: %v", r.Name, r.Condition, err)
+			return
+		}
+		r.expr = e
+		out = append(out, r)
+	})
+	return out
+}
+
+var clockRe = regexp.MustCompile(`^([01]?\d|2[0-4]):([0-5]\d)$`)
+
+func (p *fileParser) clock(n *yaml.Node, field string) (int, string, bool) {
+	s := p.str(n)
+	m := clockRe.FindStringSubmatch(s)
+	if m == nil {
+		p.errorf(n, "%s %q is not a time of day HH:MM (24-hour)", field, s)
+		return 0, "", false
+	}
+	h, _ := strconv.Atoi(m[1])
+	min, _ := strconv.Atoi(m[2])
+	if h == 24 && min != 0 {
+		p.errorf(n, "%s %q is past the end of the day", field, s)
+		return 0, "", false
+	}
+	return h*60 + min, fmt.Sprintf("%02d:%02d", h, min), true
+}
+
+func (p *fileParser) window(n *yaml.Node) (Window, bool) {
+	var w Window
+	ok := true
+	var seen = map[string]bool{}
+	p.mapping(n, "a deployment window", func(key string, k, v *yaml.Node) {
+		seen[key] = true
+		switch key {
+		case "dayOfWeek", "days":
+			var items []*yaml.Node
+			if v.Kind == yaml.SequenceNode {
+				items = v.Content
+			} else {
+				items = []*yaml.Node{v}
+			}
+			for _, it := range items {
+				ds, err := parseDays(p.str(it))
+				if err != nil {
+					p.errorf(it, "%v", err)
+					ok = false
+				}
+				w.Days = append(w.Days, ds...)
+			}
+		case "startTime":
+			var good bool
+			w.Start, w.StartTime, good = p.clock(v, "startTime")
+			ok = ok && good
+			if good && w.Start == 24*60 {
+				p.errorf(v, "startTime 24:00 is not a time a window can start at; use 00:00")
+				ok = false
+			}
+		case "endTime":
+			var good bool
+			w.End, w.EndTime, good = p.clock(v, "endTime")
+			ok = ok && good
+		default:
+			p.unknown(k, key, "dayOfWeek, startTime, endTime")
+		}
+	})
+	for _, f := range []string{"dayOfWeek", "startTime", "endTime"} {
+		if !seen[f] && !(f == "dayOfWeek" && seen["days"]) {
+			p.errorf(n, "a deployment window needs %s", f)
+			ok = false
+		}
+	}
+	if ok && w.Start == w.End {
+		p.errorf(n, "deployment window %s–%s is empty; for a whole day use 00:00–24:00", w.StartTime, w.EndTime)
+		ok = false
+	}
+	if w.End == 24*60 {
+		// 24:00 is the end of the day: the same as a window that crosses
+		// midnight and ends at 00:00 the next day.
+		w.End = 0
+	}
+	w.Days = uniqueDays(w.Days)
+	return w, ok
+}
+
+var dayNames = map[string]time.Weekday{}
+
+func init() {
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		n := strings.ToLower(d.String())
+		dayNames[n] = d
+		dayNames[n[:3]] = d
+	}
+	dayNames["tues"] = time.Tuesday
+	dayNames["thur"] = time.Thursday
+	dayNames["thurs"] = time.Thursday
+}
+
+// parseDays reads a day name ("Tuesday", "tue"), a range ("Tuesday-Thursday",
+// "Fri–Mon" wraps), "weekdays", "weekends" or "daily".
+func parseDays(s string) ([]time.Weekday, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	switch t {
+	case "daily", "everyday", "every day", "all":
+		return []time.Weekday{0, 1, 2, 3, 4, 5, 6}, nil
+	case "weekdays":
+		return []time.Weekday{1, 2, 3, 4, 5}, nil
+	case "weekends", "weekend":
+		return []time.Weekday{0, 6}, nil
+	}
+	if d, ok := dayNames[t]; ok {
+		return []time.Weekday{d}, nil
+	}
+	t = strings.ReplaceAll(t, "–", "-")
+	if a, b, found := strings.Cut(t, "-"); found {
+		da, oka := dayNames[strings.TrimSpace(a)]
+		db, okb := dayNames[strings.TrimSpace(b)]
+		if oka && okb {
+			var out []time.Weekday
+			for d := da; ; d = (d + 1) % 7 {
+				out = append(out, d)
+				if d == db {
+					break
+				}
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("dayOfWeek %q is not a day (Monday … Sunday, Mon … Sun), a range (Tuesday-Thursday), weekdays, weekends or daily", s)
+}
+
+func uniqueDays(ds []time.Weekday) []time.Weekday {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	out := ds[:0]
+	for i, d := range ds {
+		if i == 0 || d != ds[i-1] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (p *fileParser) blackout(n *yaml.Node) (Blackout, bool) {
+	var b Blackout
+	ok := true
+	p.mapping(n, "a blackout period", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			b.Name = p.str(v)
+		case "startDate", "endDate":
+			s := p.str(v)
+			if _, err := time.Parse(time.DateOnly, s); err != nil {
+				p.errorf(v, "%s %q is not a date YYYY-MM-DD", key, s)
+				ok = false
+			}
+			if key == "startDate" {
+				b.StartDate = s
+			} else {
+				b.EndDate = s
+			}
+		case "reason":
+			b.Reason = p.str(v)
+		case "allowEmergency":
+			if v := p.boolean(v); v != nil {
+				b.AllowEmergency = *v
+			}
+		default:
+			p.unknown(k, key, "name, startDate, endDate, reason, allowEmergency")
+		}
+	})
+	if b.StartDate == "" || b.EndDate == "" {
+		p.errorf(n, "a blackout period needs startDate and endDate")
+		return b, false
+	}
+	if ok && b.EndDate < b.StartDate {
+		p.errorf(n, "blackout period %q ends (%s) before it starts (%s)", b.Name, b.EndDate, b.StartDate)
+		ok = false
+	}
+	if b.Name == "" {
+		b.Name = b.StartDate + " to " + b.EndDate
+	}
+	return b, ok
+}
+
+// principals reads a list of GitHub logins and org/team slugs.
+func (p *fileParser) principals(n *yaml.Node) []string {
+	var out []string
+	p.sequence(n, "a list of GitHub users and org/team slugs", func(it *yaml.Node) {
+		s := strings.TrimPrefix(p.str(it), "@")
+		if s == "" || strings.Count(s, "/") > 1 || strings.ContainsAny(s, " \t") {
+			p.errorf(it, "%q is not a GitHub login or an org/team slug", it.Value)
+			return
+		}
+		out = append(out, s)
+	})
+	return out
+}
+
+func (p *fileParser) mapping(n *yaml.Node, what string, f func(key string, k, v *yaml.Node)) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Tag == "!!null" {
+			return
+		}
+		p.errorf(n, "%s must be a mapping", what)
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind == yaml.AliasNode {
+			v = v.Alias
+		}
+		if seen[k.Value] {
+			p.errorf(k, "%q is set twice", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		f(k.Value, k, v)
+	}
+}
+
+func (p *fileParser) sequence(n *yaml.Node, what string, f func(*yaml.Node)) {
+	if n.Kind != yaml.SequenceNode {
+		if n.Tag == "!!null" {
+			return
+		}
+		p.errorf(n, "%s must be a list", what)
+		return
+	}
+	for _, it := range n.Content {
+		if it.Kind == yaml.AliasNode {
+			it = it.Alias
+		}
+		f(it)
+	}
+}
+
+func (p *fileParser) unknown(k *yaml.Node, key, known string) {
+	p.errorf(k, "unknown field %q (known: %s)", key, known)
+}
+
+func (p *fileParser) str(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode {
+		p.errorf(n, "expected a string")
+		return ""
+	}
+	return n.Value
+}
+
+func (p *fileParser) boolean(n *yaml.Node) *bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		p.errorf(n, "expected true or false, not %q", n.Value)
+		return nil
+	}
+	return &b
+}
+
+func (p *fileParser) integer(n *yaml.Node) int {
+	var i int
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&i) != nil {
+		p.errorf(n, "expected a whole number, not %q", n.Value)
+		return 0
+	}
+	return i
+}
+
+// duration reads "2h", "90m", "1h30m" or "1d" (24 hours); a bare number
+// is seconds.
+func (p *fileParser) duration(n *yaml.Node) (time.Duration, bool) {
+	s := strings.TrimSpace(p.str(n))
+	if i, err := strconv.Atoi(s); err == nil && i >= 0 {
+		return time.Duration(i) * time.Second, true
+	}
+	if strings.HasSuffix(s, "d") {
+		if i, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && i >= 0 {
+			return time.Duration(i) * 24 * time.Hour, true
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.errorf(n, "%q is not a duration such as 2h, 90m or 1d", s)
+		return 0, false
+	}
+	return d, true
+}
