@@ -27,6 +27,10 @@ const (
 	webhookExamplesPath = ".cache/github-specs/webhooks-examples-7.6.1/api.github.com/index.json"
 )
 
+// SpecRootEnv names the environment variable that overrides where the
+// .cache/github-specs directory is looked for.
+const SpecRootEnv = "HONUA_GITOPS_SPEC_ROOT"
+
 // ErrSpecMissing reports that the pinned spec files have not been fetched.
 var ErrSpecMissing = errors.New("github specs not fetched: run `bash scripts/fetch-github-specs.sh` at the repo root")
 
@@ -51,11 +55,14 @@ func ModuleRoot(dir string) (string, error) {
 // SpecPath returns the absolute path of one of the cached spec files
 // (rel is relative to the module root), or ErrSpecMissing.
 func specPath(rel string) (string, error) {
-	if env := os.Getenv("HONUA_GITOPS_SPEC_ROOT"); env != "" {
+	// HONUA_GITOPS_SPEC_ROOT replaces the module root as the place to look
+	// (for binaries run outside the module, and to test a missing cache).
+	if env := os.Getenv(SpecRootEnv); env != "" {
 		p := filepath.Join(env, rel)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%w: %s", ErrSpecMissing, p)
 		}
+		return p, nil
 	}
 	wd, err := os.Getwd()
 	if err != nil {

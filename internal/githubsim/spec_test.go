@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,5 +114,26 @@ func TestSuiteLog(t *testing.T) {
 			continue
 		}
 		t.Error(v)
+	}
+}
+
+// TestMissingSpecFailsInCI runs this test binary again without the cache:
+// with CI=true the contract tests must fail, elsewhere they skip.
+func TestMissingSpecFailsInCI(t *testing.T) {
+	if os.Getenv("GITHUBSIM_CHILD") != "" {
+		return
+	}
+	empty := t.TempDir()
+	for _, ci := range []string{"true", ""} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCheckExchangeCatches$", "-test.v")
+		cmd.Env = append(os.Environ(), "GITHUBSIM_CHILD=1", "CI="+ci, githubsim.SpecRootEnv+"="+empty)
+		out, err := cmd.CombinedOutput()
+		failed := err != nil
+		if want := ci == "true"; failed != want {
+			t.Errorf("CI=%q: failed=%v, want %v\n%s", ci, failed, want, out)
+		}
+		if !strings.Contains(string(out), "fetch-github-specs.sh") {
+			t.Errorf("CI=%q: output does not say how to fetch the spec:\n%s", ci, out)
+		}
 	}
 }
