@@ -331,8 +331,9 @@ func (d *envDiff) remove(o *config.Object, renamedTo *config.Object) Change {
 func (d *envDiff) modify(b, h *config.Object) Change {
 	c := newChange(h, ActionModify)
 	c.Details = Details(b.Value, h.Value)
-	c.Collections = unionSorted(d.base.collections(b), d.head.collections(h))
-	if h.Kind != config.KindLayer {
+	if h.Kind == config.KindLayer {
+		c.Collections = unionSorted(d.base.collections(b), d.head.collections(h))
+	} else {
 		// A service, style or data source reaches the layers that use it in
 		// head; layers it no longer reaches have changes of their own.
 		c.Collections = d.head.collections(h)
@@ -377,21 +378,24 @@ func compactStrings(s []string) []string {
 	return s[:j]
 }
 
-// side is one state of an environment with its reverse-reference indexes,
-// built on first use in a single pass over its objects, so a plan costs one
-// scan per environment however many services, styles or data sources
-// changed, and none when only layers did.
+// side is one state of an environment with its reverse-reference indexes.
+// Each index is built on first use in a single pass over the objects, so a
+// plan costs at most two scans per environment however many services,
+// styles or data sources changed, and none when only layers did.
 type side struct {
 	objects map[config.Key]*config.Object
-	built   bool
+
+	servicesBuilt bool
 	// layersByService maps a lower-case service id to its layers.
 	layersByService map[string][]*config.Object
-	// layersByStyle maps a lower-case style id to the layers that use it.
-	layersByStyle map[string][]*config.Object
 	// servicesByDataSource and servicesByFolder map lower-case ids to the
 	// services that use them.
 	servicesByDataSource map[string][]*config.Object
 	servicesByFolder     map[string][]*config.Object
+
+	stylesBuilt bool
+	// layersByStyle maps a lower-case style id to the layers that use it.
+	layersByStyle map[string][]*config.Object
 }
 
 func newSide(e *config.Environment) *side {
@@ -402,43 +406,68 @@ func newSide(e *config.Environment) *side {
 	return s
 }
 
-func (s *side) index() {
-	if s.built {
+func (s *side) indexServices() {
+	if s.servicesBuilt {
 		return
 	}
-	s.built = true
+	s.servicesBuilt = true
 	s.layersByService = map[string][]*config.Object{}
-	s.layersByStyle = map[string][]*config.Object{}
 	s.servicesByDataSource = map[string][]*config.Object{}
 	s.servicesByFolder = map[string][]*config.Object{}
 	for _, o := range s.objects {
 		switch o.Kind {
 		case config.KindLayer:
-			if svc := o.Str("serviceId"); svc != "" {
-				s.layersByService[strings.ToLower(svc)] = append(s.layersByService[strings.ToLower(svc)], o)
-			}
-			for _, st := range layerStyles(o) {
-				s.layersByStyle[st] = append(s.layersByStyle[st], o)
+			if svc := str(o.Value, "serviceId"); svc != "" {
+				svc = strings.ToLower(svc)
+				s.layersByService[svc] = append(s.layersByService[svc], o)
 			}
 		case config.KindService:
-			if ds := o.Str("dataSourceId"); ds != "" {
-				s.servicesByDataSource[strings.ToLower(ds)] = append(s.servicesByDataSource[strings.ToLower(ds)], o)
+			if ds := str(o.Value, "dataSourceId"); ds != "" {
+				ds = strings.ToLower(ds)
+				s.servicesByDataSource[ds] = append(s.servicesByDataSource[ds], o)
 			}
-			if f := o.Str("folderId"); f != "" {
-				s.servicesByFolder[strings.ToLower(f)] = append(s.servicesByFolder[strings.ToLower(f)], o)
+			if f := str(o.Value, "folderId"); f != "" {
+				f = strings.ToLower(f)
+				s.servicesByFolder[f] = append(s.servicesByFolder[f], o)
 			}
 		}
 	}
 }
 
+func (s *side) indexStyles() {
+	if s.stylesBuilt {
+		return
+	}
+	s.stylesBuilt = true
+	s.layersByStyle = map[string][]*config.Object{}
+	for _, o := range s.objects {
+		if o.Kind != config.KindLayer {
+			continue
+		}
+		for _, st := range layerStyles(o) {
+			s.layersByStyle[st] = append(s.layersByStyle[st], o)
+		}
+	}
+}
+
+// str is the string at key of m, or "".
+func str(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	return s
+}
+
 // layerStyles returns the lower-case ids of the styles a layer uses, once
 // each.
 func layerStyles(o *config.Object) []string {
+	styles, _ := o.Value["styles"].(map[string]any)
+	if styles == nil {
+		return nil
+	}
 	var out []string
-	if d := o.Str("styles.defaultStyleId"); d != "" {
+	if d := str(styles, "defaultStyleId"); d != "" {
 		out = append(out, strings.ToLower(d))
 	}
-	ids, _ := config.Lookup(o.Value, "styles.styleIds").([]any)
+	ids, _ := styles["styleIds"].([]any)
 	for _, v := range ids {
 		if s, ok := v.(string); ok && s != "" {
 			out = append(out, strings.ToLower(s))
@@ -454,24 +483,24 @@ func (s *side) collections(o *config.Object) []string {
 	out := []string{}
 	switch o.Kind {
 	case config.KindLayer:
-		if svc := o.Str("serviceId"); svc != "" {
+		if svc := str(o.Value, "serviceId"); svc != "" {
 			out = append(out, config.CollectionID(svc, o.ID))
 		}
 	case config.KindService:
-		s.index()
+		s.indexServices()
 		out = s.appendServiceLayers(out, o)
 	case config.KindStyle:
-		s.index()
+		s.indexStyles()
 		for _, l := range s.layersByStyle[strings.ToLower(o.ID)] {
 			out = append(out, s.collections(l)...)
 		}
 	case config.KindDataSource:
-		s.index()
+		s.indexServices()
 		for _, svc := range s.servicesByDataSource[strings.ToLower(o.ID)] {
 			out = s.appendServiceLayers(out, svc)
 		}
 	case config.KindFolder:
-		s.index()
+		s.indexServices()
 		for _, svc := range s.servicesByFolder[strings.ToLower(o.ID)] {
 			out = s.appendServiceLayers(out, svc)
 		}
@@ -486,7 +515,7 @@ func (s *side) collections(o *config.Object) []string {
 
 func (s *side) appendServiceLayers(out []string, svc *config.Object) []string {
 	for _, l := range s.layersByService[strings.ToLower(svc.ID)] {
-		out = append(out, config.CollectionID(l.Str("serviceId"), l.ID))
+		out = append(out, config.CollectionID(str(l.Value, "serviceId"), l.ID))
 	}
 	return out
 }

@@ -307,3 +307,18 @@ func TestSettings(t *testing.T) {
 		t.Errorf("setting changes (-want +got):\n%s", diff)
 	}
 }
+
+func TestTotals(t *testing.T) {
+	base, head := kailua()
+	p := Compute(base, head, nil)
+	if diff := cmp.Diff(Summary{Added: 2, Modified: 2, Removed: 2, Breaking: 4}, p.Total()); diff != "" {
+		t.Errorf("Total (-want +got):\n%s", diff)
+	}
+	if !p.HasChanges() || !p.HasErrors() {
+		t.Errorf("HasChanges = %v, HasErrors = %v, want both true", p.HasChanges(), p.HasErrors())
+	}
+	same := Compute(base, base, nil)
+	if same.HasChanges() || same.HasErrors() {
+		t.Errorf("a plan of base against itself: HasChanges = %v, HasErrors = %v", same.HasChanges(), same.HasErrors())
+	}
+}

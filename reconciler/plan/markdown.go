@@ -186,15 +186,22 @@ func fit(blocks []*block, limit int) string {
 	budget := limit - len(footer(changes, diags))
 	used := 0
 	for prio := prioSummary; prio <= prioChange; prio++ {
+		complete := true
 		for _, b := range blocks {
 			if b.prio != prio {
 				continue
 			}
 			if used+len(b.text) > budget {
+				complete = false
 				break // keep what is kept a prefix, in document order
 			}
 			b.keep = true
 			used += len(b.text)
+		}
+		if !complete && prio == prioSummary {
+			// Not even the summaries fit: an item without its
+			// environment's header would mislead; cut below instead.
+			break
 		}
 	}
 	for prio := prioBreaking; prio <= prioChange; prio++ {

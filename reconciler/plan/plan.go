@@ -127,3 +127,35 @@ type Detail struct {
 	From any    `json:"from"`
 	To   any    `json:"to"`
 }
+
+// Total sums the summaries of every environment.
+func (p *Plan) Total() Summary {
+	var t Summary
+	for _, e := range p.Environments {
+		t.Added += e.Summary.Added
+		t.Modified += e.Summary.Modified
+		t.Removed += e.Summary.Removed
+		t.Breaking += e.Summary.Breaking
+	}
+	return t
+}
+
+// HasChanges reports whether any environment has a change.
+func (p *Plan) HasChanges() bool {
+	t := p.Total()
+	return t.Added+t.Modified+t.Removed > 0
+}
+
+// HasErrors reports whether the head state has an error in any planned
+// environment or at the repository level.
+func (p *Plan) HasErrors() bool {
+	if len(p.Errors) > 0 {
+		return true
+	}
+	for _, e := range p.Environments {
+		if len(e.Errors) > 0 {
+			return true
+		}
+	}
+	return false
+}
