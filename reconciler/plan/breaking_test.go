@@ -33,7 +33,7 @@ var (
 	transport = config.KeyOf(config.KindService, "transport")
 	pg        = config.KeyOf(config.KindDataSource, "pg")
 	outline   = config.KeyOf(config.KindStyle, "outline")
-	catalog   = (&config.Object{Kind: config.KindCatalog, ID: "city"}).Key()
+	catalog   = config.Key{Kind: config.KindCatalog} // every catalog has this key
 	folder    = config.KeyOf(config.KindFolder, "transport")
 )
 
