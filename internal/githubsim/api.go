@@ -1,9 +1,11 @@
 package githubsim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +57,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}", s.withRepo(s.handleGetDeploymentStatus))
 
 	m.HandleFunc("GET /repos/{owner}/{repo}/environments/{environment_name}", s.withRepo(s.handleGetEnvironment))
+	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path}", s.withRepo(s.handleGetContents))
+	m.HandleFunc("GET /installation/repositories", s.handleInstallationRepos)
 }
 
 type repoHandler func(w http.ResponseWriter, r *http.Request, rp *repo, c *caller)
@@ -637,4 +641,85 @@ func (s *Server) handleGetEnvironment(w http.ResponseWriter, r *http.Request, rp
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// handleGetContents serves a file (base64, as GitHub does) at ?ref= or the
+// default branch. Directories are not served.
+func (s *Server) handleGetContents(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	path := strings.Trim(r.PathValue("path"), "/")
+	ref := r.URL.Query().Get("ref")
+	if ref == "" {
+		ref = rp.DefaultBranch
+	}
+	sha, err := s.resolveRef(r, rp, ref)
+	if err != nil {
+		writeError(w, 404, "No commit found for the ref "+ref, "https://docs.github.com/rest/repos/contents#get-repository-content")
+		return
+	}
+	blob, err := s.git(r.Context(), rp.GitDir, nil, nil, "rev-parse", "--verify", "--quiet", sha+":"+path)
+	typ, _ := s.git(r.Context(), rp.GitDir, nil, nil, "cat-file", "-t", blob)
+	if err != nil || typ != "blob" {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/repos/contents#get-repository-content")
+		return
+	}
+	content, err := s.gitBytes(r, rp.GitDir, "cat-file", "blob", blob)
+	if err != nil {
+		writeError(w, 500, err.Error(), "")
+		return
+	}
+	api := fmt.Sprintf("%s/repos/%s/contents/%s?ref=%s", s.URL(), rp.FullName(), path, ref)
+	html := fmt.Sprintf("%s/%s/blob/%s/%s", s.URL(), rp.FullName(), ref, path)
+	gitURL := fmt.Sprintf("%s/repos/%s/git/blobs/%s", s.URL(), rp.FullName(), blob)
+	enc := base64.StdEncoding.EncodeToString(content)
+	var lines []string
+	for len(enc) > 60 {
+		lines, enc = append(lines, enc[:60]), enc[60:]
+	}
+	lines = append(lines, enc)
+	name := path[strings.LastIndex(path, "/")+1:]
+	writeJSON(w, 200, map[string]any{
+		"type": "file", "encoding": "base64", "size": len(content), "name": name, "path": path,
+		"content": strings.Join(lines, "\n") + "\n", "sha": blob, "url": api, "git_url": gitURL, "html_url": html,
+		"download_url": fmt.Sprintf("%s/%s/raw/%s/%s", s.URL(), rp.FullName(), ref, path),
+		"_links":       map[string]any{"self": api, "git": gitURL, "html": html},
+	})
+}
+
+func (s *Server) gitBytes(r *http.Request, dir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(r.Context(), "git", args...)
+	cmd.Dir = dir
+	return cmd.Output()
+}
+
+// handleInstallationRepos lists the repositories the token's installation
+// covers (every repo of the account: repository_selection "all").
+func (s *Server) handleInstallationRepos(w http.ResponseWriter, r *http.Request) {
+	c := callerFrom(r)
+	if c == nil || c.kind != callerToken {
+		writeError(w, 403, "Resource not accessible by integration", "")
+		return
+	}
+	s.mu.Lock()
+	var list []*repo
+	for _, rp := range s.repos {
+		if in := s.installationForLocked(rp); in != nil && in.ID == c.installationID {
+			list = append(list, rp)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	total := len(list)
+	page, ok := paginate(w, r, list)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, rp := range page {
+		m := s.repoJSON(rp, false)
+		m["permissions"] = map[string]any{"admin": false, "maintain": false, "push": false, "triage": false, "pull": true}
+		out = append(out, m)
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"total_count": total, "repository_selection": "all", "repositories": out})
 }

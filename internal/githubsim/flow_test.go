@@ -113,6 +113,20 @@ func TestAppAuthAndRepo(t *testing.T) {
 	if c.GetSHA() != f.base {
 		t.Errorf("commit = %s", c.GetSHA())
 	}
+	fc, _, _, err := f.gh.Repositories.GetContents(ctx, org, name, "environments/production/metadata.yaml", &github.RepositoryContentGetOptions{Ref: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fc.GetContent(); got != "catalog: {}\n" {
+		t.Errorf("contents = %q", got)
+	}
+	if _, resp, _ := f.gh.Repositories.ListByOrg(ctx, "nobody", nil); resp == nil || resp.StatusCode == 200 {
+		t.Errorf("unimplemented route answered %v", resp)
+	}
+	irs, _, err := f.gh.Apps.ListRepos(ctx, nil)
+	if err != nil || irs.GetTotalCount() != 1 {
+		t.Fatalf("installation repos: %v %+v", err, irs)
+	}
 	// A token cannot see another account's repositories.
 	f.sim.CreateRepo(ctx, "other/repo", "main", "")
 	if _, resp, err := f.gh.Repositories.Get(ctx, "other", "repo"); err == nil || resp.StatusCode != 404 {

@@ -31,7 +31,7 @@ func (rt *router) HandleFunc(pattern string, h http.HandlerFunc) {
 func (rt *router) Handler(r *http.Request) (http.HandlerFunc, string) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	for _, ro := range rt.routes {
-		if ro.method != r.Method || len(ro.segs) != len(segs) {
+		if ro.method != r.Method || !segCountOK(ro.segs, segs) {
 			continue
 		}
 		ok := true
@@ -53,10 +53,23 @@ func (rt *router) Handler(r *http.Request) (http.HandlerFunc, string) {
 		}
 		for i, s := range ro.segs {
 			if strings.HasPrefix(s, "{") {
-				r.SetPathValue(strings.Trim(s, "{}"), segs[i])
+				v := segs[i]
+				if s == "{path}" && i == len(ro.segs)-1 {
+					v = strings.Join(segs[i:], "/")
+				}
+				r.SetPathValue(strings.Trim(s, "{}"), v)
 			}
 		}
 		return ro.h, ro.pattern
 	}
 	return nil, ""
+}
+
+// segCountOK matches segment counts; a trailing {path} (GitHub's contents
+// API) takes one or more segments.
+func segCountOK(tmpl, segs []string) bool {
+	if n := len(tmpl); n > 0 && tmpl[n-1] == "{path}" {
+		return len(segs) >= n
+	}
+	return len(tmpl) == len(segs)
 }

@@ -264,7 +264,7 @@ func (s *Spec) Match(method, path string) (op *Operation, pathKnown bool) {
 
 func matchIn(l []*pathTemplate, segs []string) *Operation {
 	for _, t := range l {
-		if len(t.segs) != len(segs) {
+		if !segCountOK(t.segs, segs) {
 			continue
 		}
 		ok := true
