@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -320,5 +321,23 @@ func TestTotals(t *testing.T) {
 	same := Compute(base, base, nil)
 	if same.HasChanges() || same.HasErrors() {
 		t.Errorf("a plan of base against itself: HasChanges = %v, HasErrors = %v", same.HasChanges(), same.HasErrors())
+	}
+}
+
+// TestComputeConcurrently runs plans of shared states at once: Compute must
+// not write to the states (run with -race).
+func TestComputeConcurrently(t *testing.T) {
+	base, head := kailua()
+	want := Compute(base, head, nil).Digest()
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Go(func() { got[i] = Compute(base, head, nil).Digest() })
+	}
+	wg.Wait()
+	for i, d := range got {
+		if d != want {
+			t.Errorf("plan %d has digest %s, want %s", i, d, want)
+		}
 	}
 }
