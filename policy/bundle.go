@@ -255,3 +255,7 @@ func regoDiagnostics(err error, rule string) []config.Diagnostic {
 	}
 	return out
 }
+
+func parseRego(name, src string) (*ast.Module, error) {
+	return ast.ParseModuleWithOpts(name, src, parserOptions)
+}

@@ -96,25 +96,25 @@ type Blackout struct {
 // environments can inherit from defaults.
 type rawEnv struct {
 	autoApprove, requiresValidation, allowBreakingChanges *bool
-	timezone                                               *string
-	approvers                                              []string
-	approversSet                                           bool
-	minApprovals                                           *int
-	preventSelfApproval                                    *bool
-	approvalExpiry                                         *time.Duration
-	promotion                                              *Promotion
-	promotionSet                                           bool
-	emergencyLabel                                         *string
-	largeRemoval                                           *int
-	approvalRules                                          []ApprovalRule
-	rulesSet                                               bool
-	requireBackup, rollbackOnFailure                       *bool
-	healthCheckTimeout                                     *int
-	windows                                                []Window
-	windowsSet                                             bool
-	blackouts                                              []Blackout
-	blackoutsSet                                           bool
-	notifications                                          map[string]any
+	timezone                                              *string
+	approvers                                             []string
+	approversSet                                          bool
+	minApprovals                                          *int
+	preventSelfApproval                                   *bool
+	approvalExpiry                                        *time.Duration
+	promotion                                             *Promotion
+	promotionSet                                          bool
+	emergencyLabel                                        *string
+	largeRemoval                                          *int
+	approvalRules                                         []ApprovalRule
+	rulesSet                                              bool
+	requireBackup, rollbackOnFailure                      *bool
+	healthCheckTimeout                                    *int
+	windows                                               []Window
+	windowsSet                                            bool
+	blackouts                                             []Blackout
+	blackoutsSet                                          bool
+	notifications                                         map[string]any
 }
 
 // fileParser collects diagnostics while it walks the YAML nodes.

@@ -134,6 +134,7 @@ func (in *Input) value() (ast.Value, error) {
 			ast.Item(str("id"), str(c.ID)),
 			ast.Item(str("action"), str(string(c.Action))),
 			ast.Item(str("breaking"), ast.BooleanTerm(c.Breaking)),
+			ast.Item(str("risk"), str(string(c.Risk))),
 			ast.Item(str("reasons"), strs(c.Reasons)),
 			ast.Item(str("file"), str(c.File)),
 			ast.Item(str("line"), intT(c.Line)),

@@ -41,4 +41,5 @@ describe(changes) := text if {
 
 # plural gives "1 change" or "3 changes".
 plural(n, word) := sprintf("%d %s", [n, word]) if n == 1
+
 else := sprintf("%d %ss", [n, word])

@@ -86,14 +86,36 @@ noon_utc(d) := time.parse_rfc3339_ns(sprintf("%sT12:00:00Z", [d]))
 
 add_days(d, k) := time.format([noon_utc(d) + (k * 86400000000000), "UTC", "2006-01-02"])
 
-# local_ns is the instant at which the clock of tz shows the given local date
-# and minute. The zone offset is read twice so a time just after a daylight
-# saving change lands on the right side of it.
+# local_ns is the first instant at which the clock of tz shows the given
+# local date and minute. The zone's offsets a day before and a day after are
+# tried (daylight saving changes are months apart): on the day clocks go
+# back, a time shown twice is taken the first time; on the day clocks go
+# forward, a time that is skipped is reached when the clock jumps past it.
 local_ns(d, m) := t if {
-	naive := (noon_utc(d) - 43200000000000) + (m * 60000000000)
-	t0 := naive - offset(naive)
-	t := naive - offset(t0)
+	naive := local_naive(d, m)
+	candidates := {c |
+		some o in around(naive)
+		c := naive - o
+		c + offset(c) == naive
+	}
+	count(candidates) > 0
+	t := min(candidates)
+} else := t if {
+	naive := local_naive(d, m)
+	after := offset(naive + 86400000000000)
+	before := offset(naive - 86400000000000)
+	from := naive - after
+	steps := (after - before) / 900000000000
+	t := min({c |
+		some k in numbers.range(0, steps)
+		c := from + (k * 900000000000)
+		offset(c) == after
+	})
 }
+
+local_naive(d, m) := (noon_utc(d) - 43200000000000) + (m * 60000000000)
+
+around(naive) := {offset(naive - 86400000000000), offset(naive + 86400000000000)}
 
 offset(t) := naive - t if {
 	naive := time.parse_rfc3339_ns(time.format([t, tz, "2006-01-02T15:04:05Z"]))
@@ -163,4 +185,5 @@ next_window := {
 }
 
 next_window_text := sprintf("%s (%s)", [next_window.local, tz]) if next_window
+
 else := "not within the next 62 days"

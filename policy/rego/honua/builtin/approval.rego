@@ -20,6 +20,7 @@ approval contains {"rule": "approval-rule", "reason": reason} if {
 }
 
 rule_reason(m) := sprintf("%s (approval rule %q: %s)", [m.reason, m.name, m.condition]) if m.reason != ""
+
 else := sprintf("approval rule %q: %s", [m.name, m.condition])
 
 # A change to .gitops/ changes the rules every later PR is judged by, so the

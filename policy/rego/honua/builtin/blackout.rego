@@ -17,4 +17,5 @@ deny contains {"rule": "blackout", "message": msg} if {
 }
 
 reason(b) := sprintf(": %s", [b.reason]) if b.reason != ""
+
 else := ""
