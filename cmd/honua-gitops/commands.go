@@ -4,5 +4,9 @@ import "github.com/spf13/cobra"
 
 // commands lists the subcommands of honua-gitops.
 func commands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		newValidateCmd(),
+		newRenderCmd(),
+		newPlanCmd(),
+	}
 }

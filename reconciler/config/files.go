@@ -39,18 +39,22 @@ func isConfigExt(p string) bool {
 // classify tells which environment a repository path belongs to and what it
 // holds. env is "" for paths outside environments/.
 func classify(p string) (env string, role fileRole, kind Kind) {
-	parts := strings.Split(p, "/")
-	if len(parts) < 3 || parts[0] != EnvironmentsDir {
+	rest, ok := strings.CutPrefix(p, EnvironmentsDir+"/")
+	if !ok {
 		return "", roleIgnored, ""
 	}
-	env = parts[1]
+	env, rest, ok = strings.Cut(rest, "/")
+	if !ok || env == "" {
+		return "", roleIgnored, ""
+	}
 	if !isConfigExt(p) {
 		return env, roleIgnored, ""
 	}
-	if len(parts) == 3 {
+	dir, _, nested := strings.Cut(rest, "/")
+	if !nested {
 		return env, roleDocument, ""
 	}
-	if k, ok := objectDirs[parts[2]]; ok {
+	if k, ok := objectDirs[dir]; ok {
 		return env, roleObject, k
 	}
 	return env, roleStray, ""

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -27,24 +31,33 @@ func (e *TreeError) Error() string {
 // limit.
 var ErrFileTooLarge = errors.New("file too large")
 
-// Loader reads config repositories into States. It caches parsed files by
-// path and content hash, so loading a revision that shares most files with
-// one loaded before costs only the changed files. A Loader is safe for
-// concurrent use.
+// Loader reads config repositories into States. It caches what it built by
+// content: parsed files by path and content hash, the merged objects of an
+// environment folder by the fingerprint of its files, and whole environments
+// by the fingerprints of common and their own folder. Loading a revision that
+// shares most files with one loaded before costs only the changed files and
+// the checks between objects. States share what they have in common, so they
+// must be treated as read-only. A Loader is safe for concurrent use.
 type Loader struct {
 	Limits Limits
 
-	mu    sync.Mutex
-	cache map[string]*parsedFile
+	mu     sync.Mutex
+	cache  map[fileKey]*parsedFile
+	layers map[string]*objectLayer
+	envs   map[string]*Environment
 }
 
-// maxCacheEntries bounds the parse cache; past it the cache starts over.
-const maxCacheEntries = 500_000
+// maxCacheEntries bounds the parse cache, maxBuiltEntries the caches of
+// folders and environments; past the bound a cache starts over.
+const (
+	maxCacheEntries = 500_000
+	maxBuiltEntries = 64
+)
 
 // NewLoader returns a loader with the given limits (zero fields take
 // DefaultLimits).
 func NewLoader(lim Limits) *Loader {
-	return &Loader{Limits: lim.orDefault(), cache: map[string]*parsedFile{}}
+	return &Loader{Limits: lim.orDefault()}
 }
 
 // Load reads every environment of src, merges common into each, and
@@ -66,7 +79,7 @@ func (l *Loader) Load(src Source) (*State, error) {
 	byEnv := map[string][]File{}
 	for _, f := range files {
 		env, role, _ := classify(f.Path)
-		if env == "" || (role == roleIgnored && !isConfigExt(f.Path)) {
+		if env == "" || role == roleIgnored {
 			continue
 		}
 		byEnv[env] = append(byEnv[env], f)
@@ -80,15 +93,42 @@ func (l *Loader) Load(src Source) (*State, error) {
 		st.Diagnostics = append(st.Diagnostics, errorAt(Position{File: EnvironmentsDir}, "no-environments",
 			"%s has no environments: create %s/<name>/ folders (development, staging, production) with a metadata.yaml each", src.Name(), EnvironmentsDir))
 	}
-	common := byEnv[CommonEnv]
-	for env, own := range byEnv {
-		if env == CommonEnv {
+	commonFP := fingerprint(byEnv[CommonEnv])
+	common := l.layer(commonFP, byEnv[CommonEnv], parsed)
+	for name, own := range byEnv {
+		if name == CommonEnv {
 			continue
 		}
-		st.Environments[env] = assemble(env, common, own, parsed)
+		ownFP := fingerprint(own)
+		envFP := name + "\x00" + commonFP + "\x00" + ownFP
+		l.mu.Lock()
+		env := l.envs[envFP]
+		l.mu.Unlock()
+		if env == nil {
+			env = assemble(name, common, l.layer(ownFP, own, parsed))
+			l.mu.Lock()
+			if l.envs == nil || len(l.envs) >= maxBuiltEntries {
+				l.envs = map[string]*Environment{}
+			}
+			l.envs[envFP] = env
+			l.mu.Unlock()
+		}
+		st.Environments[name] = env
 	}
 	SortDiagnostics(st.Diagnostics)
 	return st, nil
+}
+
+// fingerprint identifies a set of files by their paths and content hashes.
+func fingerprint(files []File) string {
+	h := sha256.New()
+	for _, f := range files {
+		h.Write([]byte(f.Path))
+		h.Write([]byte{0})
+		h.Write([]byte(f.Hash))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // parseAll parses the config files of files, from the cache where it can,
@@ -98,7 +138,7 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 	var todo []File
 	l.mu.Lock()
 	if l.cache == nil {
-		l.cache = map[string]*parsedFile{}
+		l.cache = map[fileKey]*parsedFile{}
 	}
 	for _, f := range files {
 		env, role, _ := classify(f.Path)
@@ -158,7 +198,7 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.cache)+len(todo) > maxCacheEntries {
-		l.cache = map[string]*parsedFile{}
+		l.cache = map[fileKey]*parsedFile{}
 	}
 	for i, f := range todo {
 		out[f.Path] = results[i]
@@ -167,48 +207,100 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 	return out, nil
 }
 
-func cacheKey(f File) string { return f.Path + "\x00" + f.Hash }
+// fileKey identifies a parsed file: the same content at another path parses
+// to other positions.
+type fileKey struct{ path, hash string }
 
-// assemble merges common's objects and the environment's own into one
-// environment and checks the rules that span objects.
-func assemble(name string, common, own []File, parsed map[string]*parsedFile) *Environment {
-	env := &Environment{Name: name, Objects: map[Key]*Object{}}
-	var diags []Diagnostic
-	for _, layer := range [][]File{common, own} {
-		inLayer := map[Key]*Object{}
-		for _, f := range layer {
-			pf := parsed[f.Path]
-			if pf == nil {
-				continue
-			}
-			diags = append(diags, pf.diags...)
-			for _, o := range pf.objects {
-				if id, _ := o.Value["id"].(string); id == "" {
-					continue // reported as a missing required field
-				}
-				k := o.Key()
-				if prev, dup := inLayer[k]; dup {
-					what := fmt.Sprintf("%s %q", o.Kind, o.ID)
-					if o.Kind == KindCatalog {
-						diags = append(diags, errorAt(o.Pos, "duplicate-id",
-							"a second catalog: the environment already has catalog %q at %s: keep one catalog per environment folder", prev.ID, prev.Pos))
-					} else {
-						diags = append(diags, errorAt(o.PosOf("id"), "duplicate-id",
-							"%s is defined twice (ids ignore case): the other is %q at %s: rename or remove one", what, prev.ID, prev.Pos))
-					}
-					continue
-				}
-				inLayer[k] = o
-				env.Objects[k] = o // the environment's own replaces common's
-			}
-			for key, ev := range pf.extra {
-				if env.Extra == nil {
-					env.Extra = map[string]any{}
-				}
-				env.Extra[key] = ev.value
-			}
+func cacheKey(f File) fileKey { return fileKey{f.Path, f.Hash} }
+
+// objectLayer is what one environment folder defines: its objects by key,
+// its pass-through document keys, and the findings of its files.
+type objectLayer struct {
+	objects map[Key]*Object
+	extra   map[string]any
+	diags   []Diagnostic
+}
+
+// layer returns the merged objects of the files of one environment folder,
+// from the cache when the same files were merged before.
+func (l *Loader) layer(fp string, files []File, parsed map[string]*parsedFile) *objectLayer {
+	l.mu.Lock()
+	ol := l.layers[fp]
+	l.mu.Unlock()
+	if ol != nil {
+		return ol
+	}
+	ol = buildLayer(files, parsed)
+	l.mu.Lock()
+	if l.layers == nil || len(l.layers) >= maxBuiltEntries {
+		l.layers = map[string]*objectLayer{}
+	}
+	l.layers[fp] = ol
+	l.mu.Unlock()
+	return ol
+}
+
+// buildLayer merges the objects of one folder's files; two objects of the
+// same kind and id (ignoring case) in one folder are an error.
+func buildLayer(files []File, parsed map[string]*parsedFile) *objectLayer {
+	n := 0
+	for _, f := range files {
+		if pf := parsed[f.Path]; pf != nil {
+			n += len(pf.objects)
 		}
 	}
+	ol := &objectLayer{objects: make(map[Key]*Object, n)}
+	for _, f := range files {
+		pf := parsed[f.Path]
+		if pf == nil {
+			continue
+		}
+		ol.diags = append(ol.diags, pf.diags...)
+		for _, o := range pf.objects {
+			if id, _ := o.Value["id"].(string); id == "" {
+				continue // reported as a missing required field
+			}
+			k := o.Key()
+			if prev, dup := ol.objects[k]; dup {
+				if o.Kind == KindCatalog {
+					ol.diags = append(ol.diags, errorAt(o.Pos, "duplicate-id",
+						"a second catalog: the environment already has catalog %q at %s: keep one catalog per environment folder", prev.ID, prev.Pos))
+				} else {
+					ol.diags = append(ol.diags, errorAt(o.PosOf("id"), "duplicate-id",
+						"%s %q is defined twice (ids ignore case): the other is %q at %s: rename or remove one", o.Kind, o.ID, prev.ID, prev.Pos))
+				}
+				continue
+			}
+			ol.objects[k] = o
+		}
+		for key, ev := range pf.extra {
+			if ol.extra == nil {
+				ol.extra = map[string]any{}
+			}
+			ol.extra[key] = ev.value
+		}
+	}
+	return ol
+}
+
+// assemble merges common's objects and the environment's own (which replace
+// common's of the same kind and id) and checks the rules between objects.
+func assemble(name string, common, own *objectLayer) *Environment {
+	env := &Environment{Name: name, Objects: maps.Clone(common.objects)}
+	if env.Objects == nil {
+		env.Objects = make(map[Key]*Object, len(own.objects))
+	}
+	maps.Copy(env.Objects, own.objects)
+	if len(common.extra)+len(own.extra) > 0 {
+		env.Extra = maps.Clone(common.extra)
+		if env.Extra == nil {
+			env.Extra = map[string]any{}
+		}
+		maps.Copy(env.Extra, own.extra)
+	}
+	diags := make([]Diagnostic, 0, len(common.diags)+len(own.diags))
+	diags = append(diags, common.diags...)
+	diags = append(diags, own.diags...)
 	diags = append(diags, crossCheck(env)...)
 	env.Diagnostics = dedupe(diags)
 	SortDiagnostics(env.Diagnostics)
@@ -216,6 +308,9 @@ func assemble(name string, common, own []File, parsed map[string]*parsedFile) *E
 }
 
 func dedupe(ds []Diagnostic) []Diagnostic {
+	if len(ds) < 2 {
+		return ds
+	}
 	seen := make(map[Diagnostic]bool, len(ds))
 	out := ds[:0]
 	for _, d := range ds {
@@ -250,50 +345,33 @@ func crossCheck(env *Environment) []Diagnostic {
 		}
 		return idsByKind[k]
 	}
-	ref := func(o *Object, path string, target Kind) {
-		v, _ := Lookup(o.Value, path).(string)
-		if v == "" {
-			return
-		}
-		if env.Objects[KeyOf(target, v)] != nil {
-			return
-		}
-		msg := fmt.Sprintf("%s %q: %s %q does not exist in environment %s", o.Kind, o.ID, path, v, env.Name)
-		if s := suggest(v, ids(target)); s != "" {
-			msg += fmt.Sprintf(": did you mean %q?", s)
-		} else {
-			msg += fmt.Sprintf(": add a %s with id %q or point %s at an existing one", target, v, path)
-		}
-		ds = append(ds, errorAt(o.PosOf(path), "reference", "%s", msg))
-	}
 	for _, o := range env.Objects {
-		switch o.Kind {
-		case KindService:
-			ref(o, "folderId", KindFolder)
-			ref(o, "dataSourceId", KindDataSource)
-		case KindLayer:
-			ref(o, "serviceId", KindService)
-			ref(o, "styles.defaultStyleId", KindStyle)
-			styles, _ := o.Value["styles"].(map[string]any)
-			list, _ := styles["styleIds"].([]any)
-			for i, s := range list {
-				id, _ := s.(string)
-				if id == "" || env.Objects[KeyOf(KindStyle, id)] != nil {
-					continue
-				}
-				p := fmt.Sprintf("styles.styleIds[%d]", i)
-				msg := fmt.Sprintf("layer %q: style %q in styles.styleIds does not exist in environment %s", o.ID, id, env.Name)
-				if sg := suggest(id, ids(KindStyle)); sg != "" {
-					msg += fmt.Sprintf(": did you mean %q?", sg)
-				} else {
-					msg += fmt.Sprintf(": add styles/%s.yaml or remove it from the list", id)
-				}
-				ds = append(ds, errorAt(o.PosOf(p), "reference", "%s", msg))
+		for _, r := range o.refs {
+			if env.Objects[r.key] != nil {
+				continue
 			}
-		case KindRaster:
-			ref(o, "serviceId", KindService)
-			ref(o, "layerId", KindLayer)
+			ds = append(ds, unresolved(env, o, r, ids(r.kind)))
 		}
 	}
 	return ds
+}
+
+// unresolved is the error for a reference r of o that names no object.
+func unresolved(env *Environment, o *Object, r objRef, known []string) Diagnostic {
+	var what string
+	if strings.HasPrefix(r.path, "styles.styleIds[") {
+		what = fmt.Sprintf("style %q in styles.styleIds", r.id)
+	} else {
+		what = fmt.Sprintf("%s %q", r.path, r.id)
+	}
+	msg := fmt.Sprintf("%s %q: %s does not exist in environment %s", o.Kind, o.ID, what, env.Name)
+	switch s := suggest(r.id, known); {
+	case s != "":
+		msg += fmt.Sprintf(": did you mean %q?", s)
+	case r.kind == KindStyle && strings.HasPrefix(r.path, "styles.styleIds["):
+		msg += fmt.Sprintf(": add styles/%s.yaml or remove it from the list", r.id)
+	default:
+		msg += fmt.Sprintf(": add a %s with id %q or point %s at an existing one", r.kind, r.id, r.path)
+	}
+	return errorAt(o.PosOf(r.path), "reference", "%s", msg)
 }

@@ -170,23 +170,64 @@ type Object struct {
 	Origin string
 
 	paths map[string]Position
+	key   Key
+	// refs are the object's references to other objects, resolved once when
+	// the object is made so that checking an environment costs map lookups.
+	refs []objRef
+}
+
+// objRef is one reference from an object to another: the field path, the
+// target kind and the target id as written.
+type objRef struct {
+	path string
+	kind Kind
+	id   string
+	key  Key
 }
 
 // NewObject builds an object from a generic value; it computes the digest.
 // paths may be nil; it maps field paths ("storage.table", "fields[2].type")
 // to their positions.
 func NewObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]Position) *Object {
-	return &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: Digest(value), paths: paths}
+	o := &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: Digest(value), paths: paths}
+	o.key = KeyOf(kind, id)
+	if kind == KindCatalog {
+		o.key = Key{Kind: KindCatalog}
+	}
+	o.refs = referencesOf(o)
+	return o
+}
+
+// referencesOf lists the references HONUA.md defines for o's kind.
+func referencesOf(o *Object) []objRef {
+	var refs []objRef
+	add := func(path string, k Kind, v any) {
+		if id, ok := v.(string); ok && id != "" {
+			refs = append(refs, objRef{path: path, kind: k, id: id, key: KeyOf(k, id)})
+		}
+	}
+	switch o.Kind {
+	case KindService:
+		add("folderId", KindFolder, o.Value["folderId"])
+		add("dataSourceId", KindDataSource, o.Value["dataSourceId"])
+	case KindLayer:
+		add("serviceId", KindService, o.Value["serviceId"])
+		styles, _ := o.Value["styles"].(map[string]any)
+		add("styles.defaultStyleId", KindStyle, styles["defaultStyleId"])
+		list, _ := styles["styleIds"].([]any)
+		for i, s := range list {
+			add(fmt.Sprintf("styles.styleIds[%d]", i), KindStyle, s)
+		}
+	case KindRaster:
+		add("serviceId", KindService, o.Value["serviceId"])
+		add("layerId", KindLayer, o.Value["layerId"])
+	}
+	return refs
 }
 
 // Key is the object's key within its environment. An environment has one
 // catalog, whatever its id, so every catalog has the same key.
-func (o *Object) Key() Key {
-	if o.Kind == KindCatalog {
-		return Key{Kind: KindCatalog}
-	}
-	return KeyOf(o.Kind, o.ID)
-}
+func (o *Object) Key() Key { return o.key }
 
 // PosOf returns the position of the field at path, or of its nearest known
 // parent, or of the object itself.

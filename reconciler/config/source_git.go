@@ -11,43 +11,59 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // GitSource is a config repository at one git revision, read from the object
 // database with go-git: no work tree and no checkout are needed, and a
 // revision's files are known by their blob hashes without reading them.
 type GitSource struct {
-	repo   *git.Repository
+	repo   *Repository
 	rev    string
 	commit plumbing.Hash
 	sub    string
 	lim    Limits
 
-	once  sync.Once
-	files []File
-	blobs map[string]plumbing.Hash
-	err   error
+	once      sync.Once
+	files     []File
+	blobs     map[string]string
+	blobsOnce sync.Once
+	err       error
 }
 
 var _ Source = (*GitSource)(nil)
 
+// Repository is a git repository that GitSources read from. go-git's object
+// storage is not safe for concurrent use, so reads are serialised here;
+// parsing, the expensive part, still runs in parallel.
+type Repository struct {
+	mu    sync.Mutex
+	repo  *git.Repository
+	trees map[plumbing.Hash]*treeListing
+}
+
 // OpenRepository opens the git repository at dir (a work tree or a bare
 // repository). One repository can serve many GitSources; they share its
 // object cache.
-func OpenRepository(dir string) (*git.Repository, error) {
+func OpenRepository(dir string) (*Repository, error) {
 	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening git repository %s: %w", dir, err)
 	}
-	return r, nil
+	return &Repository{repo: r}, nil
 }
+
+// WrapRepository serves GitSources from an already open go-git repository
+// (an in-memory clone, say). The caller must not use repo concurrently
+// with the sources.
+func WrapRepository(repo *git.Repository) *Repository { return &Repository{repo: repo} }
 
 // NewGitSource returns the source for revision rev (a branch, tag, sha, or
 // any revision go-git resolves, such as HEAD~1) of repo, rooted at the
 // subfolder sub ("" for the repository root).
-func NewGitSource(repo *git.Repository, rev, sub string, lim Limits) (*GitSource, error) {
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+func NewGitSource(repo *Repository, rev, sub string, lim Limits) (*GitSource, error) {
+	repo.mu.Lock()
+	h, err := repo.repo.ResolveRevision(plumbing.Revision(rev))
+	repo.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("resolving revision %q: %w (give a branch, tag or commit sha that exists in the repository)", rev, err)
 	}
@@ -76,7 +92,9 @@ func (s *GitSource) List() ([]File, error) {
 }
 
 func (s *GitSource) list() {
-	c, err := s.repo.CommitObject(s.commit)
+	s.repo.mu.Lock()
+	defer s.repo.mu.Unlock()
+	c, err := s.repo.repo.CommitObject(s.commit)
 	if err != nil {
 		s.err = fmt.Errorf("reading commit %s: %w", s.commit, err)
 		return
@@ -93,64 +111,98 @@ func (s *GitSource) list() {
 			return
 		}
 	}
-	s.blobs = map[string]plumbing.Hash{}
-	var problems []Diagnostic
-	tooMany := false
-	var walk func(t *object.Tree, prefix string) error
-	walk = func(t *object.Tree, prefix string) error {
-		for _, e := range t.Entries {
-			p := path.Join(prefix, e.Name)
-			switch e.Mode {
-			case filemode.Dir:
-				if strings.HasPrefix(e.Name, ".") && e.Name != ".gitops" {
-					continue
-				}
-				sub, err := s.repo.TreeObject(e.Hash)
-				if err != nil {
-					return fmt.Errorf("reading tree %s: %w", p, err)
-				}
-				if err := walk(sub, p); err != nil {
-					return err
-				}
-			case filemode.Symlink:
-				problems = append(problems, errorAt(Position{File: p}, "symlink",
-					"%s is a symlink; the config tree must hold regular files only: replace it with a copy of the file", p))
-			case filemode.Submodule:
-				problems = append(problems, errorAt(Position{File: p}, "not-regular",
-					"%s is a git submodule; the config tree must hold regular files only: vendor its files instead", p))
-			default:
-				if len(s.files) >= s.lim.MaxFiles {
-					if !tooMany {
-						tooMany = true
-						problems = append(problems, errorAt(Position{File: p}, "too-many-files",
-							"the config tree has more than %d files: remove unused files or raise --max-files", s.lim.MaxFiles))
-					}
-					continue
-				}
-				s.files = append(s.files, File{Path: p, Hash: e.Hash.String()})
-				s.blobs[p] = e.Hash
-			}
-		}
-		return nil
-	}
-	if err := walk(tree, ""); err != nil {
+	l, err := s.repo.listTree(tree.Hash, "")
+	if err != nil {
 		s.err = err
 		return
 	}
-	sort.Slice(s.files, func(i, j int) bool { return s.files[i].Path < s.files[j].Path })
+	files, problems := l.files, l.problems
+	if len(files) > s.lim.MaxFiles {
+		problems = append(problems, errorAt(Position{File: files[s.lim.MaxFiles].Path}, "too-many-files",
+			"the config tree has more than %d files: remove unused files or raise --max-files", s.lim.MaxFiles))
+		files = files[:s.lim.MaxFiles]
+	}
+	s.files = files
 	if len(problems) > 0 {
 		s.err = &TreeError{Problems: problems}
 	}
 }
 
+// treeListing is the regular files under one git tree, paths relative to
+// it, sorted; and the entries that are not regular files.
+type treeListing struct {
+	files    []File
+	problems []Diagnostic
+}
+
+// maxTreeCache bounds the listings a Repository keeps.
+const maxTreeCache = 4096
+
+// listTree lists the tree h. Trees are content-addressed, so a listing is
+// cached by tree hash: a revision that shares folders with one listed
+// before reuses them. The caller holds r.mu.
+func (r *Repository) listTree(h plumbing.Hash, prefix string) (*treeListing, error) {
+	l, ok := r.trees[h]
+	if !ok {
+		t, err := r.repo.TreeObject(h)
+		if err != nil {
+			return nil, fmt.Errorf("reading tree %s: %w", prefix, err)
+		}
+		l = &treeListing{}
+		for _, e := range t.Entries {
+			switch e.Mode {
+			case filemode.Dir:
+				if strings.HasPrefix(e.Name, ".") && e.Name != ".gitops" {
+					continue
+				}
+				sub, err := r.listTree(e.Hash, path.Join(prefix, e.Name))
+				if err != nil {
+					return nil, err
+				}
+				for _, f := range sub.files {
+					f.Path = e.Name + "/" + f.Path
+					l.files = append(l.files, f)
+				}
+				for _, d := range sub.problems {
+					d.File = e.Name + "/" + d.File
+					d.Message = e.Name + "/" + d.Message
+					l.problems = append(l.problems, d)
+				}
+			case filemode.Symlink:
+				l.problems = append(l.problems, errorAt(Position{File: e.Name}, "symlink",
+					"%s is a symlink; the config tree must hold regular files only: replace it with a copy of the file", e.Name))
+			case filemode.Submodule:
+				l.problems = append(l.problems, errorAt(Position{File: e.Name}, "not-regular",
+					"%s is a git submodule; the config tree must hold regular files only: vendor its files instead", e.Name))
+			default:
+				l.files = append(l.files, File{Path: e.Name, Hash: e.Hash.String()})
+			}
+		}
+		sort.Slice(l.files, func(i, j int) bool { return l.files[i].Path < l.files[j].Path })
+		if r.trees == nil || len(r.trees) >= maxTreeCache {
+			r.trees = map[plumbing.Hash]*treeListing{}
+		}
+		r.trees[h] = l
+	}
+	return l, nil
+}
+
 // Read returns the content of the blob at p.
 func (s *GitSource) Read(p string) ([]byte, error) {
 	s.once.Do(s.list)
-	h, ok := s.blobs[p]
+	s.blobsOnce.Do(func() {
+		s.blobs = make(map[string]string, len(s.files))
+		for _, f := range s.files {
+			s.blobs[f.Path] = f.Hash
+		}
+	})
+	hex, ok := s.blobs[p]
 	if !ok {
 		return nil, fmt.Errorf("%s: no such file at %s", p, s.rev)
 	}
-	b, err := s.repo.BlobObject(h)
+	s.repo.mu.Lock()
+	defer s.repo.mu.Unlock()
+	b, err := s.repo.repo.BlobObject(plumbing.NewHash(hex))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}

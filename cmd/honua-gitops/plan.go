@@ -1,0 +1,121 @@
+package main
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
+)
+
+func newPlanCmd() *cobra.Command {
+	var (
+		src    sourceFlags
+		base   string
+		head   string
+		envs   []string
+		format string
+		pol    planPolicyOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "plan --base SRC --head SRC [--env NAME]... [--format text|markdown|json]",
+		Short: "Show what a change does to each environment, and which changes are breaking",
+		Long: `Plan compares two states of a config repository and prints, per
+environment, the objects added, changed and removed, field by field, with the
+breaking ones marked and explained, and the OGC collections they touch.
+
+SRC is a directory, a revision of the repository given with --repo (no
+checkout needed), or an embedded sample ("sample:config"). Without --base,
+everything in head is new.
+
+Exit status: 0 when head is valid, 1 when head has validation errors (the
+plan is still printed, errors included), 2 on usage or I/O errors.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if head == "" {
+				return usageError("--head is required: the config after the change (a directory, or a revision with --repo)")
+			}
+			switch format {
+			case "text", "markdown", "json":
+			default:
+				return usageError("--format %q: use text, markdown or json", format)
+			}
+			loader := config.NewLoader(src.limits())
+			var baseState *config.State
+			if base != "" {
+				var err error
+				if baseState, err = src.load(loader, base); err != nil {
+					return usageError("base: %w", err)
+				}
+			}
+			headState, err := src.load(loader, head)
+			if err != nil {
+				return usageError("head: %w", err)
+			}
+			p, err := plan.ComputeStrict(baseState, headState, envs)
+			if err != nil {
+				return usageError("%w", err)
+			}
+			denied := false
+			if pol.Enabled {
+				if denied, err = planPolicy(cmd, &src, p, base, head, &pol); err != nil {
+					return err
+				}
+			}
+			if err := writePlan(cmd.OutOrStdout(), p, format); err != nil {
+				return err
+			}
+			if pol.Enabled && format != "json" {
+				if err := writePolicySection(cmd.OutOrStdout(), p, format == "markdown"); err != nil {
+					return err
+				}
+			}
+			if planHasErrors(p) {
+				return &exitError{code: exitInvalid}
+			}
+			if denied {
+				return &exitError{code: exitDenied}
+			}
+			return nil
+		},
+	}
+	src.addFlags(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&base, "base", "", "the config before the change")
+	f.StringVar(&head, "head", "", "the config after the change (required)")
+	f.StringArrayVar(&envs, "env", nil, "plan only this environment (repeatable)")
+	f.StringVar(&format, "format", "text", "output format: text, markdown or json")
+	pol.addFlags(f)
+	return cmd
+}
+
+func writePlan(w io.Writer, p *plan.Plan, format string) error {
+	switch format {
+	case "json":
+		return p.WriteJSON(w)
+	case "markdown":
+		return p.WriteMarkdown(w)
+	}
+	return p.WriteText(w, useColor(w))
+}
+
+func planHasErrors(p *plan.Plan) bool {
+	for _, e := range p.Environments {
+		if len(e.Errors) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// useColor reports whether w is a terminal that wants colour (NO_COLOR unset).
+func useColor(w io.Writer) bool {
+	if _, off := os.LookupEnv("NO_COLOR"); off {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

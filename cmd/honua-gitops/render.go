@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+)
+
+func newRenderCmd() *cobra.Command {
+	var (
+		src         sourceFlags
+		env         string
+		secretsFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "render --env NAME [SRC]",
+		Short: "Print an environment's Honua metadata document (JSON), common merged in and secrets filled",
+		Long: `Render prints the single Honua metadata document of one environment: the
+environment's objects merged over common's, every ${NAME} reference filled
+from --secrets-file or the process environment. A reference with no value is
+an error that names it; it is never rendered as an empty string.
+
+SRC is a directory (default "."), a revision of the repository given with
+--repo, or an embedded sample ("sample:config").`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env == "" {
+				return usageError("--env is required: name the environment to render")
+			}
+			arg := "."
+			if len(args) == 1 {
+				arg = args[0]
+			}
+			secrets, err := secretsFrom(secretsFile)
+			if err != nil {
+				return usageError("%w", err)
+			}
+			st, err := src.load(config.NewLoader(src.limits()), arg)
+			if err != nil {
+				return usageError("%w", err)
+			}
+			e := st.Environments[env]
+			if e == nil {
+				return usageError("environment %q not found in %s (it has: %s)", env, arg, strings.Join(st.EnvironmentNames(), ", "))
+			}
+			errs := append(errorsOf(st.Diagnostics), e.Errors()...)
+			if len(errs) > 0 {
+				for _, d := range errs {
+					fmt.Fprintln(cmd.ErrOrStderr(), d)
+				}
+				return &exitError{code: exitInvalid, err: fmt.Errorf("environment %s has %d errors: nothing rendered", env, len(errs))}
+			}
+			out, err := config.RenderJSON(e, secrets)
+			if err != nil {
+				return &exitError{code: exitInvalid, err: err}
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	src.addFlags(cmd.Flags())
+	cmd.Flags().StringVar(&env, "env", "", "the environment to render (required)")
+	cmd.Flags().StringVar(&secretsFile, "secrets-file", "", "a KEY=VALUE file of secret values, read before the process environment")
+	return cmd
+}
+
+func errorsOf(ds []config.Diagnostic) []config.Diagnostic {
+	var out []config.Diagnostic
+	for _, d := range ds {
+		if d.Severity == config.SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
