@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/honua-io/honua-gitops/samples"
+)
+
+// runCmd runs honua-gitops with args and returns stdout and the exit code.
+func runCmd(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.Execute()
+	code := exitOK
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+			if ee.err != nil {
+				errOut.WriteString(ee.err.Error())
+			}
+		} else {
+			code = exitUsage
+			errOut.WriteString(err.Error())
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+func copySample(t *testing.T, name string) string {
+	t.Helper()
+	fsys, err := samples.FS(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dir, fsys); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type planJSON struct {
+	Environments []struct {
+		Name    string `json:"name"`
+		Verdict struct {
+			Allow bool `json:"allow"`
+			Deny  []struct {
+				Rule    string `json:"rule"`
+				Message string `json:"message"`
+			} `json:"deny"`
+			Approval struct {
+				Required bool     `json:"required"`
+				From     []string `json:"from"`
+			} `json:"approval"`
+			PolicyDigest string `json:"policy_digest"`
+		} `json:"verdict"`
+	} `json:"environments"`
+}
+
+// TestPlanPolicyReadsBase shows that a PR cannot loosen the rules it is
+// judged by: head deletes the custom rule that denies its change, and the
+// change is still denied, because the policy comes from base.
+func TestPlanPolicyReadsBase(t *testing.T) {
+	base := copySample(t, "config")
+	head := copySample(t, "config-next")
+	rule := `package honua.custom.freeze
+
+deny contains {"rule": "no-bike-lanes", "message": "bike lanes wait for the council vote"} if {
+	some c in input.plan.changes
+	c.id == "bike-lanes"
+}
+`
+	if err := os.WriteFile(filepath.Join(base, ".gitops", "policies", "freeze.rego"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Head has no freeze.rego: the PR deletes the rule.
+	out, stderr, code := runCmd(t, "plan", "--base", base, "--head", head, "--policy", "--format", "json",
+		"--now", "2026-03-11T20:00:00Z", "--head-sha", "c0ffee", "--deployed", "staging=c0ffee@2026-03-11T10:00:00Z")
+	if code != exitDenied {
+		t.Fatalf("exit %d, want %d (denied)\n%s\n%s", code, exitDenied, stderr, out)
+	}
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		v := e.Verdict
+		if v.Allow || !hasRule(v.Deny, "no-bike-lanes") {
+			t.Errorf("%s: verdict %+v, want denied by no-bike-lanes from base", e.Name, v)
+		}
+		if !contains(v.Approval.From, "kailua-gis/platform") {
+			t.Errorf("%s: a PR that changes .gitops/ needs a policy owner, approval = %+v", e.Name, v.Approval)
+		}
+	}
+
+	// The same head judged by its own policy would pass the freeze: that
+	// is what reading base prevents.
+	out, _, _ = runCmd(t, "plan", "--base", head, "--head", head, "--policy", "--format", "json", "--now", "2026-03-11T20:00:00Z")
+	if strings.Contains(out, "no-bike-lanes") {
+		t.Errorf("head's own policy still has the rule")
+	}
+}
+
+func hasRule(ds []struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}, rule string) bool {
+	for _, d := range ds {
+		if d.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPlanPolicyText(t *testing.T) {
+	out, stderr, code := runCmd(t, "plan", "--base", "sample:config", "--head", "sample:config-next", "--policy",
+		"--now", "2026-03-09T20:00:00Z", "--head-sha", "c0ffee", "--deployed", "staging=c0ffee@2026-03-09T10:00:00Z")
+	if code != exitDenied {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"Policy (sha256:",
+		"development: allowed",
+		"production: DENIED",
+		"✗ deployment-window: production deploys only inside its deployment windows (Tue–Thu 09:00–16:00, Pacific/Honolulu); it is Mon 2026-03-09 10:00 HST now; the next window opens Tue 2026-03-10 09:00 HST",
+		"⏱ next deployment window: 2026-03-10T19:00:00Z",
+		"staging: allowed, needs approval",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	md, _, _ := runCmd(t, "plan", "--base", "sample:config", "--head", "sample:config-next", "--policy", "--format", "markdown", "--now", "2026-03-09T20:00:00Z")
+	if !strings.Contains(md, "### Policy") || !strings.Contains(md, "#### production: DENIED") || !strings.Contains(md, "- ✗ `deployment-window`:") {
+		t.Errorf("markdown lacks the policy section:\n%s", md)
+	}
+}
+
+func TestPlanPolicyAllowedInWindow(t *testing.T) {
+	_, _, code := runCmd(t, "plan", "--base", "sample:config", "--head", "sample:config-next", "--policy",
+		"--now", "2026-03-11T20:00:00Z", "--head-sha", "c0ffee", "--deployed", "staging=c0ffee@2026-03-11T10:00:00Z")
+	if code != exitOK {
+		t.Errorf("exit %d, want 0: in the window, soaked in staging, nothing denies (approval is not a deny)", code)
+	}
+}
+
+func TestPolicyTestCommand(t *testing.T) {
+	dir := copySample(t, "config")
+	out, stderr, code := runCmd(t, "policy", "test", dir)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{"policy compiles with the built-in rules (sha256:", "PASS: 6/6", "built-in rules:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// A failing custom test fails the command.
+	bad := "package honua.custom.kailua_test\n\ntest_wrong if false\n"
+	os.WriteFile(filepath.Join(dir, ".gitops", "policies", "wrong_test.rego"), []byte(bad), 0o644)
+	out, _, code = runCmd(t, "policy", "test", "--builtins=false", dir)
+	if code != exitInvalid || !strings.Contains(out, "FAIL: 1/7") {
+		t.Errorf("exit %d, want %d with FAIL: 1/7:\n%s", code, exitInvalid, out)
+	}
+	// A policy that does not compile fails it too.
+	os.Remove(filepath.Join(dir, ".gitops", "policies", "wrong_test.rego"))
+	os.WriteFile(filepath.Join(dir, ".gitops", "policies", "broken.rego"), []byte("package honua.custom.broken\n\ndeny contains x if { y := 1 }\n"), 0o644)
+	out, _, code = runCmd(t, "policy", "test", "--builtins=false", dir)
+	if code != exitInvalid || !strings.Contains(out, "broken.rego:3") {
+		t.Errorf("exit %d, want %d naming broken.rego:3:\n%s", code, exitInvalid, out)
+	}
+}
+
+func TestPolicyEvalCommand(t *testing.T) {
+	dir := copySample(t, "config")
+	input := `{
+  "environment": "production",
+  "now": "2026-03-11T20:00:00Z",
+  "sha": "c0ffee",
+  "plan": {"summary": {"added": 0, "modified": 1, "removed": 0, "breaking": 0},
+           "changes": [{"kind": "layer", "id": "flood-zones", "action": "modify", "breaking": false, "reasons": [], "file": "f.yaml", "line": 1, "collections": [], "details": []}],
+           "errors": []},
+  "pr": {"number": 3, "author": "ana", "labels": [], "base_sha": "b", "head_sha": "c0ffee", "touches_gitops": false},
+  "approvals": [],
+  "protection": null,
+  "deployments": {"staging": {"sha": "c0ffee", "succeeded_at": "2026-03-11T10:00:00Z"}}
+}`
+	file := filepath.Join(t.TempDir(), "input.json")
+	os.WriteFile(file, []byte(input), 0o644)
+	out, stderr, code := runCmd(t, "policy", "eval", "--dir", dir, "--input", file)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, `"kailua-gis/emergency-mgmt"`) || !strings.Contains(stderr, "hazard layer changed: flood-zones modify") {
+		t.Errorf("verdict lacks the custom approval or print output:\n%s\n%s", out, stderr)
+	}
+	out, _, code = runCmd(t, "policy", "eval", "--dir", dir, "--input", file, "--query", "data.honua.custom.kailua.approval")
+	if code != exitOK || !strings.Contains(out, "hazard layer flood-zones changes") {
+		t.Errorf("query: exit %d\n%s", code, out)
+	}
+	_, stderr, code = runCmd(t, "policy", "eval", "--dir", dir, "--input", file+".missing")
+	if code != exitUsage {
+		t.Errorf("missing input: exit %d (%s)", code, stderr)
+	}
+}
