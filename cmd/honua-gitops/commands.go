@@ -8,5 +8,6 @@ func commands() []*cobra.Command {
 		newValidateCmd(),
 		newRenderCmd(),
 		newPlanCmd(),
+		newPolicyCmd(),
 	}
 }
