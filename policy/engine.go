@@ -200,3 +200,52 @@ func (h *printHook) lines() []string {
 	defer h.mu.Unlock()
 	return append([]string{}, h.out...)
 }
+
+// Check compiles b (or finds it compiled) and returns what keeps it from
+// being evaluated: load errors and compile errors, each with file and line.
+func (e *Engine) Check(ctx context.Context, b *Bundle) []config.Diagnostic {
+	if len(b.Errors) > 0 {
+		return b.Errors
+	}
+	return e.prepare(ctx, b).errors
+}
+
+// Query evaluates any Rego query against b's modules and data with in as
+// input, for debugging a rule ("data.honua.custom.kailua.deny"). It returns
+// the value of the first result (nil when undefined) and what print() wrote.
+func (e *Engine) Query(ctx context.Context, b *Bundle, query string, in Input) (any, []string, error) {
+	if ds := e.Check(ctx, b); len(ds) > 0 {
+		return nil, nil, fmt.Errorf("the policy does not compile: %s", firstError(ds))
+	}
+	val, err := in.value()
+	if err != nil {
+		return nil, nil, err
+	}
+	compiler := ast.NewCompiler().WithEnablePrintStatements(true).WithCapabilities(capabilities())
+	compiler.Compile(b.modules)
+	if compiler.Failed() {
+		return nil, nil, compiler.Errors
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	hook := &printHook{}
+	rs, err := rego.New(
+		rego.Query(query),
+		rego.Compiler(compiler),
+		rego.Store(inmem.NewFromObject(b.data)),
+		rego.ParsedInput(val),
+		rego.StrictBuiltinErrors(true),
+		rego.EnablePrintStatements(true),
+		rego.PrintHook(hook),
+	).Eval(ctx)
+	if err != nil {
+		return nil, hook.lines(), err
+	}
+	if len(rs) == 0 {
+		return nil, hook.lines(), nil
+	}
+	if len(rs[0].Expressions) == 1 && len(rs[0].Bindings) == 0 {
+		return rs[0].Expressions[0].Value, hook.lines(), nil
+	}
+	return rs[0].Bindings, hook.lines(), nil
+}
