@@ -392,10 +392,11 @@ func (g *condGen) boolRule(n *condNode) string {
 			def(g.num(l) + " " + n.op + " " + g.num(r))
 		case l.typ == tKinds:
 			lit := quoteRego(r.val)
+			// A boolean rule stops at the first change that matches.
 			if n.op == "==" {
-				def(lit + " in kinds")
+				def("some c in input.plan.changes", "c.kind == "+lit)
 			} else {
-				def("some k in kinds", "k != "+lit)
+				def("some c in input.plan.changes", "c.kind != "+lit)
 			}
 		default: // two booleans
 			a, b := g.boolRule(l), g.boolRule(r)
@@ -424,7 +425,6 @@ func quoteRego(s string) string {
 func conditionsModule(f *File) string {
 	g := &condGen{}
 	g.b.WriteString("# Generated from the approvalRules of " + PolicyFile + ".\npackage honua.conditions\n\n")
-	g.b.WriteString("kinds := {c.kind | some c in input.plan.changes}\n\n")
 	g.b.WriteString("listed if data.honua.config.environments[input.environment]\n\n")
 	names := make([]string, 0, len(f.Environments))
 	for n := range f.Environments {

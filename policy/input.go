@@ -115,105 +115,147 @@ func (in *Input) value() (ast.Value, error) {
 		c := &in.Plan.Changes[i]
 		details := make([]*ast.Term, len(c.Details))
 		for j, d := range c.Details {
-			from, err := ast.InterfaceToValue(d.From)
+			from, err := anyTerm(d.From)
 			if err != nil {
 				return nil, err
 			}
-			to, err := ast.InterfaceToValue(d.To)
+			to, err := anyTerm(d.To)
 			if err != nil {
 				return nil, err
 			}
 			details[j] = ast.ObjectTerm(
-				ast.Item(str("path"), str(d.Path)),
-				ast.Item(str("from"), ast.NewTerm(from)),
-				ast.Item(str("to"), ast.NewTerm(to)),
+				ast.Item(key("path"), str(d.Path)),
+				ast.Item(key("from"), from),
+				ast.Item(key("to"), to),
 			)
 		}
 		changes[i] = ast.ObjectTerm(
-			ast.Item(str("kind"), str(string(c.Kind))),
-			ast.Item(str("id"), str(c.ID)),
-			ast.Item(str("action"), str(string(c.Action))),
-			ast.Item(str("breaking"), ast.BooleanTerm(c.Breaking)),
-			ast.Item(str("risk"), str(string(c.Risk))),
-			ast.Item(str("reasons"), strs(c.Reasons)),
-			ast.Item(str("file"), str(c.File)),
-			ast.Item(str("line"), intT(c.Line)),
-			ast.Item(str("collections"), strs(c.Collections)),
-			ast.Item(str("details"), ast.ArrayTerm(details...)),
+			ast.Item(key("kind"), str(string(c.Kind))),
+			ast.Item(key("id"), str(c.ID)),
+			ast.Item(key("action"), str(string(c.Action))),
+			ast.Item(key("breaking"), ast.BooleanTerm(c.Breaking)),
+			ast.Item(key("risk"), str(string(c.Risk))),
+			ast.Item(key("reasons"), strs(c.Reasons)),
+			ast.Item(key("file"), str(c.File)),
+			ast.Item(key("line"), intT(c.Line)),
+			ast.Item(key("collections"), strs(c.Collections)),
+			ast.Item(key("details"), ast.ArrayTerm(details...)),
 		)
 	}
 	errs := make([]*ast.Term, len(in.Plan.Errors))
 	for i, d := range in.Plan.Errors {
 		errs[i] = ast.ObjectTerm(
-			ast.Item(str("file"), str(d.File)),
-			ast.Item(str("line"), intT(d.Line)),
-			ast.Item(str("column"), intT(d.Column)),
-			ast.Item(str("message"), str(d.Message)),
-			ast.Item(str("rule"), str(d.Rule)),
+			ast.Item(key("file"), str(d.File)),
+			ast.Item(key("line"), intT(d.Line)),
+			ast.Item(key("column"), intT(d.Column)),
+			ast.Item(key("message"), str(d.Message)),
+			ast.Item(key("rule"), str(d.Rule)),
 		)
 	}
 	s := in.Plan.Summary
 	planT := ast.ObjectTerm(
-		ast.Item(str("summary"), ast.ObjectTerm(
-			ast.Item(str("added"), intT(s.Added)),
-			ast.Item(str("modified"), intT(s.Modified)),
-			ast.Item(str("removed"), intT(s.Removed)),
-			ast.Item(str("breaking"), intT(s.Breaking)),
+		ast.Item(key("summary"), ast.ObjectTerm(
+			ast.Item(key("added"), intT(s.Added)),
+			ast.Item(key("modified"), intT(s.Modified)),
+			ast.Item(key("removed"), intT(s.Removed)),
+			ast.Item(key("breaking"), intT(s.Breaking)),
 		)),
-		ast.Item(str("changes"), ast.ArrayTerm(changes...)),
-		ast.Item(str("errors"), ast.ArrayTerm(errs...)),
+		ast.Item(key("changes"), ast.ArrayTerm(changes...)),
+		ast.Item(key("errors"), ast.ArrayTerm(errs...)),
 	)
 	prT := ast.ObjectTerm(
-		ast.Item(str("number"), intT(in.PR.Number)),
-		ast.Item(str("author"), str(in.PR.Author)),
-		ast.Item(str("labels"), strs(in.PR.Labels)),
-		ast.Item(str("base_sha"), str(in.PR.BaseSHA)),
-		ast.Item(str("head_sha"), str(in.PR.HeadSHA)),
-		ast.Item(str("touches_gitops"), ast.BooleanTerm(in.PR.TouchesGitops)),
+		ast.Item(key("number"), intT(in.PR.Number)),
+		ast.Item(key("author"), str(in.PR.Author)),
+		ast.Item(key("labels"), strs(in.PR.Labels)),
+		ast.Item(key("base_sha"), str(in.PR.BaseSHA)),
+		ast.Item(key("head_sha"), str(in.PR.HeadSHA)),
+		ast.Item(key("touches_gitops"), ast.BooleanTerm(in.PR.TouchesGitops)),
 	)
 	approvals := make([]*ast.Term, len(in.Approvals))
 	for i, a := range in.Approvals {
 		approvals[i] = ast.ObjectTerm(
-			ast.Item(str("login"), str(a.Login)),
-			ast.Item(str("teams"), strs(a.Teams)),
-			ast.Item(str("commit"), str(a.Commit)),
-			ast.Item(str("submitted_at"), tm(a.SubmittedAt)),
+			ast.Item(key("login"), str(a.Login)),
+			ast.Item(key("teams"), strs(a.Teams)),
+			ast.Item(key("commit"), str(a.Commit)),
+			ast.Item(key("submitted_at"), tm(a.SubmittedAt)),
 		)
 	}
 	protT := ast.NullTerm()
 	if p := in.Protection; p != nil {
 		rs := make([]*ast.Term, len(p.Reviewers))
 		for i, r := range p.Reviewers {
-			items := [][2]*ast.Term{ast.Item(str("type"), str(r.Type))}
+			items := [][2]*ast.Term{ast.Item(key("type"), str(r.Type))}
 			if r.Login != "" {
-				items = append(items, ast.Item(str("login"), str(r.Login)))
+				items = append(items, ast.Item(key("login"), str(r.Login)))
 			}
 			if r.Slug != "" {
-				items = append(items, ast.Item(str("slug"), str(r.Slug)))
+				items = append(items, ast.Item(key("slug"), str(r.Slug)))
 			}
 			rs[i] = ast.ObjectTerm(items...)
 		}
 		protT = ast.ObjectTerm(
-			ast.Item(str("reviewers"), ast.ArrayTerm(rs...)),
-			ast.Item(str("prevent_self_review"), ast.BooleanTerm(p.PreventSelfReview)),
-			ast.Item(str("wait_timer"), intT(p.WaitTimer)),
+			ast.Item(key("reviewers"), ast.ArrayTerm(rs...)),
+			ast.Item(key("prevent_self_review"), ast.BooleanTerm(p.PreventSelfReview)),
+			ast.Item(key("wait_timer"), intT(p.WaitTimer)),
 		)
 	}
 	deps := make([][2]*ast.Term, 0, len(in.Deployments))
 	for env, d := range in.Deployments {
 		deps = append(deps, ast.Item(str(env), ast.ObjectTerm(
-			ast.Item(str("sha"), str(d.SHA)),
-			ast.Item(str("succeeded_at"), tm(d.SucceededAt)),
+			ast.Item(key("sha"), str(d.SHA)),
+			ast.Item(key("succeeded_at"), tm(d.SucceededAt)),
 		)))
 	}
 	return ast.NewObject(
-		ast.Item(str("environment"), str(in.Environment)),
-		ast.Item(str("now"), tm(in.Now)),
-		ast.Item(str("sha"), str(in.sha())),
-		ast.Item(str("plan"), planT),
-		ast.Item(str("pr"), prT),
-		ast.Item(str("approvals"), ast.ArrayTerm(approvals...)),
-		ast.Item(str("protection"), protT),
-		ast.Item(str("deployments"), ast.ObjectTerm(deps...)),
+		ast.Item(key("environment"), str(in.Environment)),
+		ast.Item(key("now"), tm(in.Now)),
+		ast.Item(key("sha"), str(in.sha())),
+		ast.Item(key("plan"), planT),
+		ast.Item(key("pr"), prT),
+		ast.Item(key("approvals"), ast.ArrayTerm(approvals...)),
+		ast.Item(key("protection"), protT),
+		ast.Item(key("deployments"), ast.ObjectTerm(deps...)),
 	), nil
+}
+
+// keys are the object keys of the input, built once: most of the cost of
+// converting a large plan is allocating terms.
+var keys = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, k := range []string{
+		"environment", "now", "sha", "plan", "pr", "approvals", "protection", "deployments",
+		"summary", "changes", "errors", "added", "modified", "removed", "breaking",
+		"kind", "id", "action", "risk", "reasons", "file", "line", "collections", "details",
+		"path", "from", "to", "column", "message", "rule",
+		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
+		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
+		"wait_timer", "type", "slug", "succeeded_at",
+	} {
+		m[k] = ast.StringTerm(k)
+	}
+	return m
+}()
+
+func key(k string) *ast.Term {
+	if t, ok := keys[k]; ok {
+		return t
+	}
+	return ast.StringTerm(k)
+}
+
+// anyTerm converts a detail value, with the common scalars done directly.
+func anyTerm(v any) (*ast.Term, error) {
+	switch x := v.(type) {
+	case nil:
+		return ast.InternedNullTerm, nil
+	case string:
+		return ast.StringTerm(x), nil
+	case bool:
+		return ast.InternedTerm(x), nil
+	}
+	val, err := ast.InterfaceToValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(val), nil
 }

@@ -7,6 +7,7 @@ import data.honua.lib
 deny contains {"rule": "breaking-change", "message": msg} if {
 	lib.has_changes
 	not lib.env.allowBreakingChanges
+	input.plan.summary.breaking > 0
 	count(lib.breaking) > 0
 	msg := sprintf("%s does not allow breaking changes (allowBreakingChanges: false) and this plan has %s: %s", [
 		input.environment, lib.plural(count(lib.breaking), "breaking change"), lib.describe(lib.breaking),
@@ -16,6 +17,7 @@ deny contains {"rule": "breaking-change", "message": msg} if {
 approval contains {"rule": "breaking-change", "reason": reason} if {
 	lib.has_changes
 	lib.env.allowBreakingChanges
+	input.plan.summary.breaking > 0
 	count(lib.breaking) > 0
 	reason := sprintf("%s: %s", [lib.plural(count(lib.breaking), "breaking change"), lib.describe(lib.breaking)])
 }

@@ -6,13 +6,17 @@ package honua.builtin.warnings
 import data.honua.lib
 import data.honua.schedule
 
+# The summary guards keep these rules from scanning every change of a large
+# plan that removes nothing.
 warn contains {"rule": "large-removal", "message": msg} if {
+	input.plan.summary.removed >= lib.env.largeRemoval
 	n := count(lib.removed)
 	n >= lib.env.largeRemoval
 	msg := sprintf("this plan removes %s from %s: %s", [lib.plural(n, "object"), input.environment, lib.describe(lib.removed)])
 }
 
 warn contains {"rule": "datasource-removal", "message": msg} if {
+	input.plan.summary.removed > 0
 	some c in lib.removed
 	c.kind == "datasource"
 	msg := sprintf("removing data source %s from %s takes down every service and layer that reads it", [c.id, input.environment])

@@ -15,7 +15,7 @@ input_with(env, changes) := {
 	"environment": env,
 	"now": "2026-03-11T20:00:00Z",
 	"sha": "c0ffee",
-	"plan": {"summary": {"added": 0, "modified": 0, "removed": 0, "breaking": 0}, "changes": changes, "errors": []},
+	"plan": {"summary": {"added": 0, "modified": 0, "removed": count([c | some c in changes; c.action == "remove"]), "breaking": 0}, "changes": changes, "errors": []},
 	"pr": {"number": 1, "author": "ana", "labels": [], "base_sha": "ba5e", "head_sha": "c0ffee", "touches_gitops": false},
 	"approvals": [],
 	"protection": null,

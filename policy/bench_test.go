@@ -1,0 +1,76 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
+)
+
+// benchInput is a production plan of n changes: a mix of additions,
+// modifications with details and a few breaking removals, evaluated inside
+// the window, so that every built-in rule and the sample's custom policy
+// run over all changes.
+func benchInput(n int) Input {
+	changes := make([]plan.Change, n)
+	for i := range changes {
+		c := plan.Change{Kind: config.KindLayer, ID: fmt.Sprintf("layer-%05d", i), Action: plan.ActionModify,
+			File: fmt.Sprintf("environments/common/layers/layer-%05d.yaml", i), Line: 1,
+			Collections: []string{fmt.Sprintf("svc::layer-%05d", i)},
+			Details:     []plan.Detail{{Path: "title", From: "old", To: "new"}, {Path: "query.maxRecordCount", From: float64(1000), To: float64(2000)}}}
+		switch i % 10 {
+		case 0:
+			c.Action, c.Details = plan.ActionAdd, nil
+		case 9:
+			c.Action, c.Breaking, c.Reasons, c.Details = plan.ActionRemove, true, []string{"layer removed"}, nil
+		}
+		changes[i] = c
+	}
+	now := mustTimeNoT("2026-03-11T20:00:00Z")
+	return Input{
+		Environment: "production",
+		Now:         now,
+		Plan:        planOf(changes...),
+		PR:          PR{Number: 7, Author: "ana", HeadSHA: "c0ffee", BaseSHA: "ba5e", Labels: []string{}},
+		Approvals:   []Approval{{Login: "lkeawe", Commit: "c0ffee", SubmittedAt: now}},
+		Deployments: map[string]Deployment{"staging": {SHA: "c0ffee", SucceededAt: now.Add(-3 * 60 * 60 * 1e9)}},
+	}
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	bundle := mustLoad(b, sampleFiles(b))
+	if len(bundle.Errors) > 0 {
+		b.Fatal(bundle.Errors)
+	}
+	eng := NewEngine()
+	for _, n := range []int{10, 100, 10000} {
+		in := benchInput(n)
+		if v := eng.Evaluate(context.Background(), bundle, in); len(v.Errors) > 0 {
+			b.Fatal(v.Errors)
+		}
+		b.Run(fmt.Sprintf("changes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				eng.Evaluate(context.Background(), bundle, in)
+			}
+		})
+	}
+	b.Run("outside-window/changes=100", func(b *testing.B) {
+		in := benchInput(100)
+		in.Now = mustTimeNoT("2026-03-09T20:00:00Z")
+		b.ReportAllocs()
+		for b.Loop() {
+			eng.Evaluate(context.Background(), bundle, in)
+		}
+	})
+	b.Run("compile", func(b *testing.B) {
+		files := sampleFiles(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			bb := mustLoad(b, files)
+			NewEngine().Check(context.Background(), bb)
+		}
+	})
+}
