@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -46,12 +47,15 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+// run executes one command line and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -59,10 +63,11 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "honua-gitops:", ee.err)
+			fmt.Fprintln(stderr, "honua-gitops:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "honua-gitops:", err)
+	// cobra's own errors (unknown flag, wrong arguments) are usage errors.
+	fmt.Fprintln(stderr, "honua-gitops:", err)
 	return exitUsage
 }
