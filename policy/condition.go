@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -20,6 +19,10 @@ import (
 //	compare   := sum [ ("==" | "!=" | ">" | ">=" | "<" | "<=") sum ]
 //	sum       := atom { ("+" | "-") atom }
 //	atom      := number | string | true | false | name | "(" condition ")"
+//	number    := digit { digit } [ "." digit { digit } ]
+//
+// Numbers are written without sign or exponent; leading zeros are read as
+// decimal (see canonicalNumber).
 //
 // Names: resourcesAdded, resourcesModified, resourcesRemoved,
 // resourcesChanged (their sum) and breakingCount are numbers;
@@ -78,15 +81,18 @@ func lexCondition(s string) ([]condToken, error) {
 		switch {
 		case unicode.IsSpace(c):
 			i++
-		case c >= '0' && c <= '9':
+		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+			// A number runs to the end of the word, so that 1e3 or 10abc
+			// is one bad number rather than a number and a name.
 			j := i
-			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			for j < len(s) && (isWordByte(s[j]) || s[j] == '.') {
 				j++
 			}
-			if _, err := strconv.ParseFloat(s[i:j], 64); err != nil {
-				return nil, fmt.Errorf("bad number %q at column %d", s[i:j], i+1)
+			lit, err := canonicalNumber(s[i:j])
+			if err != nil {
+				return nil, fmt.Errorf("bad number %q at column %d: %v", s[i:j], i+1, err)
 			}
-			toks = append(toks, condToken{"num", s[i:j], i})
+			toks = append(toks, condToken{"num", lit, i})
 			i = j
 		case c == '"' || c == '\'':
 			j := i + 1
@@ -128,6 +134,47 @@ func lexCondition(s string) ([]condToken, error) {
 		}
 	}
 	return append(toks, condToken{"eof", "", len(s)}), nil
+}
+
+func isWordByte(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80
+}
+
+// canonicalNumber checks a number literal of the condition grammar, digits
+// with an optional fraction ("10", "0.5"), and returns it as Rego writes
+// numbers: Rego (like JSON) rejects leading zeros ("007") and a fraction
+// without digits on both sides, so the literal is rewritten rather than
+// copied. Leading zeros are read as decimal ("007" is 7, "000" is 0);
+// trailing zeros of the fraction are dropped ("1.50" is 1.5, "2.0" is 2).
+// The value is kept exactly, however many digits it has. There is no sign
+// (write 0 - 1; no count is negative) and no exponent.
+func canonicalNumber(s string) (string, error) {
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	digits := func(d string) bool {
+		for i := 0; i < len(d); i++ {
+			if d[i] < '0' || d[i] > '9' {
+				return false
+			}
+		}
+		return d != ""
+	}
+	switch {
+	case intPart == "" && digits(frac):
+		return "", fmt.Errorf("write 0%s", s)
+	case hasFrac && intPart != "" && frac == "":
+		return "", fmt.Errorf("write %s or %s.0", intPart, intPart)
+	case !digits(intPart) || hasFrac && !digits(frac):
+		return "", fmt.Errorf("a number is digits with an optional fraction, such as 10 or 0.5 (no exponent, no sign)")
+	}
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	frac = strings.TrimRight(frac, "0")
+	if frac == "" {
+		return intPart, nil
+	}
+	return intPart + "." + frac, nil
 }
 
 type condParser struct {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/plan"
 )
@@ -43,6 +45,14 @@ func TestConditions(t *testing.T) {
 		{`true`, nil, true},
 		{`false`, nil, false},
 		{`resourcesAdded == 0.5 + 0.5`, []plan.Change{add}, true},
+		// Found by FuzzParseCondition: Rego rejects leading zeros, so
+		// numbers are rewritten in canonical form.
+		{" resourcesModified+resourcesAdded>000", []plan.Change{add}, true},
+		{"resourcesAdded == 001", []plan.Change{add}, true},
+		{"resourcesAdded == 01.500 - 0.50", []plan.Change{add}, true},
+		{"resourcesAdded > 0.0", []plan.Change{add}, true},
+		{"resourcesAdded < 100000000000000000000000000000000000000000", []plan.Change{add}, true},
+		{"resourcesAdded > 0 - 1", []plan.Change{add}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
@@ -86,6 +96,12 @@ func TestConditionErrors(t *testing.T) {
 		{"", "it is empty"},
 		{"1 + breakingChanges > 0", "needs numbers on both sides"},
 		{"resourcesAdded && true", "both sides must be true/false"},
+		{"resourcesAdded > 1e3", `bad number "1e3" at column 18: a number is digits with an optional fraction`},
+		{"resourcesAdded > .5", `bad number ".5" at column 18: write 0.5`},
+		{"resourcesAdded > 1.", `bad number "1." at column 18: write 1 or 1.0`},
+		{"resourcesAdded > 1.2.3", `bad number "1.2.3"`},
+		{"resourcesAdded > 10abc", `bad number "10abc"`},
+		{"resourcesAdded > -1", `expected a number, a name or ( but found "-" at column 18`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
@@ -97,8 +113,29 @@ func TestConditionErrors(t *testing.T) {
 	}
 }
 
+func TestCanonicalNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "0", "000": "0", "007": "7", "10": "10", "0.5": "0.5", "00.50": "0.5",
+		"2.0": "2", "0.000": "0", "1.05": "1.05", "123456789012345678901234567890": "123456789012345678901234567890",
+	} {
+		got, err := canonicalNumber(in)
+		if err != nil || got != want {
+			t.Errorf("canonicalNumber(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if _, err := parseRego("n.rego", "package n\n\nx := "+got+"\n"); err != nil {
+			t.Errorf("canonicalNumber(%q) = %q is not Rego: %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", ".", ".5", "1.", "1e3", "1E3", "1.2.3", "0x10", "1_000", "-1", "+1"} {
+		if got, err := canonicalNumber(in); err == nil {
+			t.Errorf("canonicalNumber(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
 func FuzzParseCondition(f *testing.F) {
-	for _, s := range []string{"resourcesRemoved > 0", "(resourcesModified + resourcesAdded) > 10", "breakingChanges == true", `type == "datasource"`, "!(a || b)"} {
+	for _, s := range []string{"resourcesRemoved > 0", "(resourcesModified + resourcesAdded) > 10", "breakingChanges == true", `type == "datasource"`, "!(a || b)",
+		" resourcesModified+resourcesAdded>000", "resourcesAdded == 01.50 - .5"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -109,8 +146,14 @@ func FuzzParseCondition(f *testing.F) {
 		// Whatever parses must translate to Rego that parses.
 		g := &condGen{}
 		g.boolRule(n)
-		if _, err := parseRego("fuzz.rego", "package x\n\n"+g.b.String()); err != nil {
+		m, err := parseRego("fuzz.rego", "package x\n\n"+g.b.String())
+		if err != nil {
 			t.Fatalf("condition %q translates to invalid Rego: %v\n%s", s, err, g.b.String())
+		}
+		// And it must compile.
+		c := ast.NewCompiler()
+		if c.Compile(map[string]*ast.Module{"fuzz.rego": m}); c.Failed() {
+			t.Fatalf("condition %q translates to Rego that does not compile: %v\n%s", s, c.Errors, g.b.String())
 		}
 	})
 }

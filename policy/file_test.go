@@ -93,7 +93,12 @@ func FuzzParseFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, _ := ParseFile(PolicyFile, b)
 		if file != nil {
-			_ = conditionsModule(file)
+			// Whatever approval rules load must translate to Rego that
+			// parses, as NewBundle requires.
+			gen := conditionsModule(file)
+			if _, err := parseRego(PolicyFile+"#approvalRules", gen); err != nil {
+				t.Fatalf("approval rules translate to invalid Rego: %v\n%s", err, gen)
+			}
 			_ = file.data()
 		}
 	})
