@@ -1,15 +1,15 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // TreeError lists the problems found while listing a source's files: symlinks,
@@ -44,7 +44,12 @@ type Loader struct {
 	mu     sync.Mutex
 	cache  map[fileKey]*parsedFile
 	layers map[string]*objectLayer
-	envs   map[string]*Environment
+	// lastLayer is the latest merge of each folder, the parent of the next.
+	lastLayer map[string]*objectLayer
+	envs      map[string]*Environment
+	states    map[string]*State
+	// derived counts merges derived from a parent, for tests.
+	derived atomic.Int64
 }
 
 // maxCacheEntries bounds the parse cache, maxBuiltEntries the caches of
@@ -66,35 +71,39 @@ func NewLoader(lim Limits) *Loader {
 func (l *Loader) Load(src Source) (*State, error) {
 	lim := l.Limits.orDefault()
 	files, err := src.List()
-	st := &State{Source: src.Name(), Environments: map[string]*Environment{}}
+	var problems []Diagnostic
 	if err != nil {
 		var te *TreeError
 		if !errors.As(err, &te) {
 			return nil, fmt.Errorf("listing %s: %w", src.Name(), err)
 		}
-		st.Diagnostics = append(st.Diagnostics, te.Problems...)
+		problems = te.Problems
+	}
+	// A revision whose files were all seen together before is that state.
+	stateFP := fingerprint(files)
+	if len(problems) == 0 {
+		l.mu.Lock()
+		cached := l.states[stateFP]
+		l.mu.Unlock()
+		if cached != nil {
+			st := *cached
+			st.Source = src.Name()
+			return &st, nil
+		}
 	}
 
-	// Which files belong to which environment folder.
-	byEnv := map[string][]File{}
-	for _, f := range files {
-		env, role, _ := classify(f.Path)
-		if env == "" || role == roleIgnored {
-			continue
-		}
-		byEnv[env] = append(byEnv[env], f)
-	}
+	st := &State{Source: src.Name(), Environments: map[string]*Environment{}, Diagnostics: problems}
+	byEnv := groupByEnvironment(files)
 	parsed, err := l.parseAll(src, files, lim)
 	if err != nil {
 		return nil, err
 	}
-
 	if len(byEnv) == 0 || (len(byEnv) == 1 && byEnv[CommonEnv] != nil) {
 		st.Diagnostics = append(st.Diagnostics, errorAt(Position{File: EnvironmentsDir}, "no-environments",
 			"%s has no environments: create %s/<name>/ folders (development, staging, production) with a metadata.yaml each", src.Name(), EnvironmentsDir))
 	}
 	commonFP := fingerprint(byEnv[CommonEnv])
-	common := l.layer(commonFP, byEnv[CommonEnv], parsed)
+	common := l.layer(CommonEnv, commonFP, byEnv[CommonEnv], parsed)
 	for name, own := range byEnv {
 		if name == CommonEnv {
 			continue
@@ -105,7 +114,7 @@ func (l *Loader) Load(src Source) (*State, error) {
 		env := l.envs[envFP]
 		l.mu.Unlock()
 		if env == nil {
-			env = assemble(name, common, l.layer(ownFP, own, parsed))
+			env = assemble(name, common, l.layer(name, ownFP, own, parsed))
 			l.mu.Lock()
 			if l.envs == nil || len(l.envs) >= maxBuiltEntries {
 				l.envs = map[string]*Environment{}
@@ -116,20 +125,59 @@ func (l *Loader) Load(src Source) (*State, error) {
 		st.Environments[name] = env
 	}
 	SortDiagnostics(st.Diagnostics)
+	if len(problems) == 0 {
+		l.mu.Lock()
+		if l.states == nil || len(l.states) >= maxBuiltEntries {
+			l.states = map[string]*State{}
+		}
+		l.states[stateFP] = st
+		l.mu.Unlock()
+	}
 	return st, nil
 }
 
-// fingerprint identifies a set of files by their paths and content hashes.
-func fingerprint(files []File) string {
-	h := sha256.New()
-	for _, f := range files {
-		h.Write([]byte(f.Path))
-		h.Write([]byte{0})
-		h.Write([]byte(f.Hash))
-		h.Write([]byte{0})
+// groupByEnvironment splits the files of environment folders by folder.
+// Files are sorted by path, so each folder's files are one run of the list:
+// the groups are sub-slices, nothing is copied.
+func groupByEnvironment(files []File) map[string][]File {
+	groups := map[string][]File{}
+	for i := 0; i < len(files); {
+		env, _, _ := classify(files[i].Path)
+		if env == "" {
+			i++
+			continue
+		}
+		prefix := EnvironmentsDir + "/" + env + "/"
+		j := i + 1
+		for j < len(files) && strings.HasPrefix(files[j].Path, prefix) {
+			j++
+		}
+		groups[env] = files[i:j:j]
+		i = j
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return groups
 }
+
+// fingerprint identifies a set of files by their paths and content hashes,
+// for the loader's in-memory caches: 128 bits of two independently seeded
+// maphashes, many times cheaper than a cryptographic hash over 10,000
+// paths, with collisions as unlikely as a content hash's.
+func fingerprint(files []File) string {
+	var a, b maphash.Hash
+	a.SetSeed(fpSeeds[0])
+	b.SetSeed(fpSeeds[1])
+	for _, f := range files {
+		for _, h := range []*maphash.Hash{&a, &b} {
+			h.WriteString(f.Path)
+			h.WriteByte(0)
+			h.WriteString(f.Hash)
+			h.WriteByte(0)
+		}
+	}
+	return fmt.Sprintf("%016x%016x", a.Sum64(), b.Sum64())
+}
+
+var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // parseAll parses the config files of files, from the cache where it can,
 // with one worker per CPU for the rest.
@@ -216,52 +264,87 @@ func cacheKey(f File) fileKey { return fileKey{f.Path, f.Hash} }
 // objectLayer is what one environment folder defines: its objects by key,
 // its pass-through document keys, and the findings of its files.
 type objectLayer struct {
+	// files and pfs (what each file holds) are kept to derive the next
+	// merge of the same folder from this one.
+	files         []File
+	pfs           []*parsedFile
+	hasDuplicates bool
+
 	objects map[Key]*Object
 	extra   map[string]any
 	diags   []Diagnostic
+	// unresolved are the references of the folder's objects to objects the
+	// folder itself does not define. For common, they are all an
+	// environment must check again: a reference that resolves within common
+	// resolves in every environment, since an environment can replace
+	// common's objects but not remove them.
+	unresolved []unresolvedRef
+}
+
+type unresolvedRef struct {
+	o *Object
+	r objRef
 }
 
 // layer returns the merged objects of the files of one environment folder,
-// from the cache when the same files were merged before.
-func (l *Loader) layer(fp string, files []File, parsed map[string]*parsedFile) *objectLayer {
+// from the cache when the same files were merged before, or derived from
+// the last merge of the same folder when few files changed since.
+func (l *Loader) layer(folder, fp string, files []File, parsed map[string]*parsedFile) *objectLayer {
 	l.mu.Lock()
 	ol := l.layers[fp]
+	parent := l.lastLayer[folder]
 	l.mu.Unlock()
 	if ol != nil {
 		return ol
 	}
-	ol = buildLayer(files, parsed)
+	pfs := make([]*parsedFile, len(files))
+	for i, f := range files {
+		pfs[i] = parsed[f.Path]
+	}
+	if parent != nil {
+		if ol = deriveLayer(parent, files, pfs); ol != nil {
+			l.derived.Add(1)
+		}
+	}
+	if ol == nil {
+		ol = buildLayer(files, pfs)
+	}
 	l.mu.Lock()
 	if l.layers == nil || len(l.layers) >= maxBuiltEntries {
 		l.layers = map[string]*objectLayer{}
 	}
 	l.layers[fp] = ol
+	if l.lastLayer == nil {
+		l.lastLayer = map[string]*objectLayer{}
+	}
+	l.lastLayer[folder] = ol
 	l.mu.Unlock()
 	return ol
 }
 
-// buildLayer merges the objects of one folder's files; two objects of the
+// buildLayer merges the objects of one folder's files (pfs[i] is what
+// files[i] holds, nil for a file that holds nothing); two objects of the
 // same kind and id (ignoring case) in one folder are an error.
-func buildLayer(files []File, parsed map[string]*parsedFile) *objectLayer {
+func buildLayer(files []File, pfs []*parsedFile) *objectLayer {
 	n := 0
-	for _, f := range files {
-		if pf := parsed[f.Path]; pf != nil {
+	for _, pf := range pfs {
+		if pf != nil {
 			n += len(pf.objects)
 		}
 	}
-	ol := &objectLayer{objects: make(map[Key]*Object, n)}
-	for _, f := range files {
-		pf := parsed[f.Path]
+	ol := &objectLayer{files: files, pfs: pfs, objects: make(map[Key]*Object, n)}
+	for _, pf := range pfs {
 		if pf == nil {
 			continue
 		}
 		ol.diags = append(ol.diags, pf.diags...)
 		for _, o := range pf.objects {
-			if id, _ := o.Value["id"].(string); id == "" {
+			if !hasID(o) {
 				continue // reported as a missing required field
 			}
 			k := o.Key()
 			if prev, dup := ol.objects[k]; dup {
+				ol.hasDuplicates = true
 				if o.Kind == KindCatalog {
 					ol.diags = append(ol.diags, errorAt(o.Pos, "duplicate-id",
 						"a second catalog: the environment already has catalog %q at %s: keep one catalog per environment folder", prev.ID, prev.Pos))
@@ -278,6 +361,119 @@ func buildLayer(files []File, parsed map[string]*parsedFile) *objectLayer {
 				ol.extra = map[string]any{}
 			}
 			ol.extra[key] = ev.value
+		}
+	}
+	for _, o := range ol.objects {
+		for _, r := range o.refs {
+			if ol.objects[r.key] == nil {
+				ol.unresolved = append(ol.unresolved, unresolvedRef{o, r})
+			}
+		}
+	}
+	return ol
+}
+
+func hasID(o *Object) bool {
+	id, _ := o.Value["id"].(string)
+	return id != ""
+}
+
+// deriveLayer computes the same result as buildLayer from the last merge
+// of the folder, touching only the files that differ: the cost of a plan
+// follows the size of the change. It returns nil, and the caller builds from
+// scratch, when the change is large or in a case the shortcut does not
+// cover (duplicate ids, objects that disappear, pass-through keys).
+func deriveLayer(parent *objectLayer, files []File, pfs []*parsedFile) *objectLayer {
+	if parent.hasDuplicates || len(parent.extra) > 0 {
+		return nil
+	}
+	type change struct{ old, new *parsedFile }
+	var changes []change
+	i, j := 0, 0
+	for i < len(parent.files) || j < len(files) {
+		switch {
+		case j == len(files) || (i < len(parent.files) && parent.files[i].Path < files[j].Path):
+			changes = append(changes, change{old: parent.pfs[i]})
+			i++
+		case i == len(parent.files) || files[j].Path < parent.files[i].Path:
+			changes = append(changes, change{new: pfs[j]})
+			j++
+		default:
+			if parent.files[i].Hash != files[j].Hash || parent.pfs[i] != pfs[j] {
+				changes = append(changes, change{old: parent.pfs[i], new: pfs[j]})
+			}
+			i++
+			j++
+		}
+		if len(changes) > 64 && len(changes) > len(files)/8 {
+			return nil
+		}
+	}
+	ol := &objectLayer{files: files, pfs: pfs, objects: maps.Clone(parent.objects)}
+	if ol.objects == nil {
+		ol.objects = map[Key]*Object{}
+	}
+	changedFiles := map[string]bool{}
+	removed := map[Key]bool{}
+	for _, c := range changes {
+		if c.old != nil {
+			if len(c.old.extra) > 0 {
+				return nil
+			}
+			for _, o := range c.old.objects {
+				if hasID(o) && ol.objects[o.Key()] == o {
+					delete(ol.objects, o.Key())
+					removed[o.Key()] = true
+				}
+			}
+			for _, d := range c.old.diags {
+				changedFiles[d.File] = true
+			}
+		}
+	}
+	var added []*Object
+	for _, c := range changes {
+		if c.new == nil {
+			continue
+		}
+		if len(c.new.extra) > 0 {
+			return nil
+		}
+		for _, o := range c.new.objects {
+			if !hasID(o) {
+				continue
+			}
+			if ol.objects[o.Key()] != nil {
+				return nil // a duplicate: let the full merge order and report it
+			}
+			ol.objects[o.Key()] = o
+			delete(removed, o.Key())
+			added = append(added, o)
+		}
+	}
+	if len(removed) > 0 {
+		return nil // references to what disappeared must be looked for everywhere
+	}
+	for _, d := range parent.diags {
+		if !changedFiles[d.File] {
+			ol.diags = append(ol.diags, d)
+		}
+	}
+	for _, c := range changes {
+		if c.new != nil {
+			ol.diags = append(ol.diags, c.new.diags...)
+		}
+	}
+	for _, u := range parent.unresolved {
+		if ol.objects[u.o.Key()] == u.o && ol.objects[u.r.key] == nil {
+			ol.unresolved = append(ol.unresolved, u)
+		}
+	}
+	for _, o := range added {
+		for _, r := range o.refs {
+			if ol.objects[r.key] == nil {
+				ol.unresolved = append(ol.unresolved, unresolvedRef{o, r})
+			}
 		}
 	}
 	return ol
@@ -301,7 +497,7 @@ func assemble(name string, common, own *objectLayer) *Environment {
 	diags := make([]Diagnostic, 0, len(common.diags)+len(own.diags))
 	diags = append(diags, common.diags...)
 	diags = append(diags, own.diags...)
-	diags = append(diags, crossCheck(env)...)
+	diags = append(diags, crossCheck(env, common, own)...)
 	env.Diagnostics = dedupe(diags)
 	SortDiagnostics(env.Diagnostics)
 	return env
@@ -322,9 +518,11 @@ func dedupe(ds []Diagnostic) []Diagnostic {
 	return out
 }
 
-// crossCheck validates the rules between objects of one environment with
-// indexes built once: references, and a catalog being present.
-func crossCheck(env *Environment) []Diagnostic {
+// crossCheck validates the rules between objects of one environment:
+// references, and a catalog being present. Only what common could not
+// resolve on its own and the environment's own objects are looked at, so
+// its cost follows the size of the environment folder, not of common.
+func crossCheck(env *Environment, common, own *objectLayer) []Diagnostic {
 	var ds []Diagnostic
 	if env.Objects[Key{Kind: KindCatalog}] == nil {
 		ds = append(ds, errorAt(Position{File: EnvironmentsDir + "/" + env.Name}, "no-catalog",
@@ -345,12 +543,17 @@ func crossCheck(env *Environment) []Diagnostic {
 		}
 		return idsByKind[k]
 	}
-	for _, o := range env.Objects {
+	for _, u := range common.unresolved {
+		if env.Objects[u.o.Key()] != u.o || env.Objects[u.r.key] != nil {
+			continue // replaced by the environment's own, or resolved by it
+		}
+		ds = append(ds, unresolved(env, u.o, u.r, ids(u.r.kind)))
+	}
+	for _, o := range own.objects {
 		for _, r := range o.refs {
-			if env.Objects[r.key] != nil {
-				continue
+			if env.Objects[r.key] == nil {
+				ds = append(ds, unresolved(env, o, r, ids(r.kind)))
 			}
-			ds = append(ds, unresolved(env, o, r, ids(r.kind)))
 		}
 	}
 	return ds

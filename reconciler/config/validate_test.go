@@ -297,3 +297,33 @@ func TestEnvironmentOverridesCommon(t *testing.T) {
 		t.Errorf("dev streets title = %q, want common's", got)
 	}
 }
+
+// TestReferencesAcrossFolders: a reference from common resolves against the
+// environment it is merged into; an object the environment replaces is
+// checked as the environment wrote it.
+func TestReferencesAcrossFolders(t *testing.T) {
+	files := minimal()
+	files["environments/dev/metadata.yaml"] = "catalog: {id: city-dev}\n"
+	files["environments/dev/datasources.yaml"] = files["environments/prod/datasources.yaml"]
+	// common's layer uses a style only production defines.
+	files["environments/common/layers/streets.yaml"] = strings.Replace(files["environments/common/layers/streets.yaml"], "styleIds: [line]", "styleIds: [line, heat]", 1)
+	files["environments/prod/styles/heat.yaml"] = "id: heat\nformat: f\ngeometryType: LineString\n"
+	// dev replaces common's service with one pointing at a folder dev lacks.
+	files["environments/dev/services.yaml"] = "services:\n  - id: roads\n    folderId: nowhere\n    serviceType: FeatureServer\n    dataSourceId: pg\n"
+	st := loadTree(t, files)
+
+	if errs := st.Environments["prod"].Errors(); len(errs) != 0 {
+		t.Errorf("prod: %v", errs)
+	}
+	var got []string
+	for _, d := range st.Environments["dev"].Errors() {
+		got = append(got, d.String())
+	}
+	want := []string{
+		`environments/common/layers/streets.yaml:18:20: error: layer "streets": style "heat" in styles.styleIds does not exist in environment dev: add styles/heat.yaml or remove it from the list`,
+		`environments/dev/services.yaml:3:15: error: service "roads": folderId "nowhere" does not exist in environment dev: add a folder with id "nowhere" or point folderId at an existing one`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("dev errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -104,20 +104,28 @@ func computeEnvironment(name string, base, head *config.Environment, repoErrors,
 
 	d := &envDiff{base: newSide(base), head: newSide(head)}
 	var added, removed []*config.Object
-	for key, h := range d.head.objects {
-		b := d.base.objects[key]
-		if b == nil {
-			added = append(added, h)
-			continue
+	// States loaded by one loader share unchanged environments and objects:
+	// the same pointer is the same content, without looking further.
+	if base != head || base == nil {
+		for key, h := range d.head.objects {
+			b := d.base.objects[key]
+			if b == nil {
+				added = append(added, h)
+				continue
+			}
+			if b == h || digestOf(b) == digestOf(h) {
+				continue
+			}
+			d.pairs = append(d.pairs, pair{b, h})
 		}
-		if digestOf(b) == digestOf(h) {
-			continue
-		}
-		d.pairs = append(d.pairs, pair{b, h})
-	}
-	for key, b := range d.base.objects {
-		if _, ok := d.head.objects[key]; !ok {
-			removed = append(removed, b)
+		// Every base object still in head was met above; look for removals
+		// only when the counts say there are some.
+		if len(d.head.objects)-len(added) != len(d.base.objects) {
+			for key, b := range d.base.objects {
+				if _, ok := d.head.objects[key]; !ok {
+					removed = append(removed, b)
+				}
+			}
 		}
 	}
 	added, removed = d.pairCatalogs(added, removed)
