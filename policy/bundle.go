@@ -56,6 +56,10 @@ type Bundle struct {
 
 	modules map[string]*ast.Module
 	data    map[string]any
+	// details is true when the input must carry each change's details:
+	// when there are custom modules. The built-ins never read them, and
+	// they are most of the input of a large plan.
+	details bool
 }
 
 // Module is one Rego file.
@@ -137,6 +141,7 @@ func NewBundle(policyFile []byte, custom []Module) *Bundle {
 			continue
 		}
 		b.modules[c.Path] = m
+		b.details = true
 		pkgs = append(pkgs, contributionsOf(m)...)
 	}
 	agg := verdictModule(pkgs)

@@ -2,10 +2,13 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/plan"
@@ -74,6 +77,52 @@ func TestConditions(t *testing.T) {
 				t.Errorf("approval required = %v, want %v (%v)", v.Approval.Required, tt.want, v.Approval.Reasons)
 			}
 		})
+	}
+}
+
+// TestConditionsWithoutIndex checks that the generated rules give the same
+// answer on an input without plan.index (a Rego test's), where they scan
+// the changes.
+func TestConditionsWithoutIndex(t *testing.T) {
+	ds := plan.Change{Kind: config.KindDataSource, ID: "db", Action: plan.ActionModify, Breaking: true}
+	add := layerChange("a", plan.ActionAdd, false)
+	for _, cond := range []string{`type == "datasource"`, `type != "layer"`, `type == "layer"`, `type != "datasource"`, `type == "style"`, `breakingChanges || type == "folder"`} {
+		for _, changes := range [][]plan.Change{{add}, {ds}, {add, ds}, {}} {
+			policy := "environments:\n  production:\n    approvalRules:\n      - name: r\n        condition: " + yamlQuote(cond) + "\n"
+			b := mustLoad(t, map[string]string{PolicyFile: policy})
+			in := prodInput("2026-03-11T20:00:00Z")
+			in.Plan = planOf(changes...)
+			indexed, err := in.value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := json.Marshal(in)
+			var doc any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			plain, err := ast.InterfaceToValue(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eval := func(input ast.Value) int {
+				compiler := ast.NewCompiler()
+				compiler.Compile(b.modules)
+				if compiler.Failed() {
+					t.Fatal(compiler.Errors)
+				}
+				rs, err := rego.New(rego.Query("count(data.honua.conditions.matched)"), rego.Compiler(compiler),
+					rego.Store(inmem.NewFromObject(b.data)), rego.ParsedInput(input)).Eval(context.Background())
+				if err != nil || len(rs) != 1 {
+					t.Fatal(rs, err)
+				}
+				n, _ := rs[0].Expressions[0].Value.(json.Number).Int64()
+				return int(n)
+			}
+			if a, b := eval(indexed), eval(plain); a != b {
+				t.Errorf("%s on %d changes: %d matched with plan.index, %d without", cond, len(changes), a, b)
+			}
+		}
 	}
 }
 

@@ -136,7 +136,7 @@ func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) Verdict {
 	if len(p.errors) > 0 {
 		return v.failClosed("policy-error", "the policy does not compile: "+firstError(p.errors), p.errors)
 	}
-	val, err := in.value()
+	val, err := in.valueWith(b.details)
 	if err != nil {
 		return v.failClosed("policy-error", "the input cannot be converted: "+err.Error(), nil)
 	}

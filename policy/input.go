@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -39,6 +40,10 @@ type PlanInput struct {
 	Summary plan.Summary        `json:"summary"`
 	Changes []plan.Change       `json:"changes"`
 	Errors  []config.Diagnostic `json:"errors"`
+	// Index is ignored: input.plan.index is always derived from Changes.
+	// It is here so that an input document that carries one (the input as
+	// policy eval --query input prints it) still decodes.
+	Index json.RawMessage `json:"index,omitempty"`
 }
 
 // PR is the pull request a plan belongs to.
@@ -97,10 +102,18 @@ func (in *Input) sha() string {
 
 // value builds the Rego value of the input directly, which is several times
 // faster than a JSON round trip for plans of thousands of changes. It must
-// agree with the JSON encoding of Input (a test checks that it does).
-func (in *Input) value() (ast.Value, error) {
+// agree with the JSON encoding of Input (a test checks that it does), plus
+// plan.index, which it derives from the changes.
+func (in *Input) value() (ast.Value, error) { return in.valueWith(true) }
+
+// valueWith builds the input; without details, every change's details are
+// left empty, for policies that never read them (the built-ins).
+func (in *Input) valueWith(details bool) (ast.Value, error) {
 	str := ast.StringTerm
 	strs := func(ss []string) *ast.Term {
+		if len(ss) == 0 {
+			return ast.InternedEmptyArray
+		}
 		ts := make([]*ast.Term, len(ss))
 		for i, s := range ss {
 			ts[i] = str(s)
@@ -108,39 +121,56 @@ func (in *Input) value() (ast.Value, error) {
 		return ast.ArrayTerm(ts...)
 	}
 	tm := func(t time.Time) *ast.Term { return str(t.Format(time.RFC3339Nano)) }
-	intT := func(i int) *ast.Term { return ast.IntNumberTerm(i) }
+	intT := ast.IntNumberTerm
+	// Kinds, actions, risks and detail paths repeat across changes: one
+	// term each.
+	interned := map[string]*ast.Term{}
+	intern := func(s string) *ast.Term {
+		t, ok := interned[s]
+		if !ok {
+			t = str(s)
+			interned[s] = t
+		}
+		return t
+	}
 
 	changes := make([]*ast.Term, len(in.Plan.Changes))
+	ix := newPlanIndex()
 	for i := range in.Plan.Changes {
 		c := &in.Plan.Changes[i]
-		details := make([]*ast.Term, len(c.Details))
-		for j, d := range c.Details {
-			from, err := anyTerm(d.From)
-			if err != nil {
-				return nil, err
+		detailsT := ast.InternedEmptyArray
+		if details && len(c.Details) > 0 {
+			ds := make([]*ast.Term, len(c.Details))
+			for j, d := range c.Details {
+				from, err := anyTerm(d.From)
+				if err != nil {
+					return nil, err
+				}
+				to, err := anyTerm(d.To)
+				if err != nil {
+					return nil, err
+				}
+				ds[j] = ast.ObjectTerm(
+					ast.Item(kPath, intern(d.Path)),
+					ast.Item(kFrom, from),
+					ast.Item(kTo, to),
+				)
 			}
-			to, err := anyTerm(d.To)
-			if err != nil {
-				return nil, err
-			}
-			details[j] = ast.ObjectTerm(
-				ast.Item(key("path"), str(d.Path)),
-				ast.Item(key("from"), from),
-				ast.Item(key("to"), to),
-			)
+			detailsT = ast.ArrayTerm(ds...)
 		}
 		changes[i] = ast.ObjectTerm(
-			ast.Item(key("kind"), str(string(c.Kind))),
-			ast.Item(key("id"), str(c.ID)),
-			ast.Item(key("action"), str(string(c.Action))),
-			ast.Item(key("breaking"), ast.BooleanTerm(c.Breaking)),
-			ast.Item(key("risk"), str(string(c.Risk))),
-			ast.Item(key("reasons"), strs(c.Reasons)),
-			ast.Item(key("file"), str(c.File)),
-			ast.Item(key("line"), intT(c.Line)),
-			ast.Item(key("collections"), strs(c.Collections)),
-			ast.Item(key("details"), ast.ArrayTerm(details...)),
+			ast.Item(kKind, intern(string(c.Kind))),
+			ast.Item(kID, str(c.ID)),
+			ast.Item(kAction, intern(string(c.Action))),
+			ast.Item(kBreaking, ast.InternedTerm(c.Breaking)),
+			ast.Item(kRisk, intern(string(c.Risk))),
+			ast.Item(kReasons, strs(c.Reasons)),
+			ast.Item(kFile, str(c.File)),
+			ast.Item(kLine, intT(c.Line)),
+			ast.Item(kCollections, strs(c.Collections)),
+			ast.Item(kDetails, detailsT),
 		)
+		ix.add(c, changes[i])
 	}
 	errs := make([]*ast.Term, len(in.Plan.Errors))
 	for i, d := range in.Plan.Errors {
@@ -162,6 +192,7 @@ func (in *Input) value() (ast.Value, error) {
 		)),
 		ast.Item(key("changes"), ast.ArrayTerm(changes...)),
 		ast.Item(key("errors"), ast.ArrayTerm(errs...)),
+		ast.Item(key("index"), ix.term()),
 	)
 	prT := ast.ObjectTerm(
 		ast.Item(key("number"), intT(in.PR.Number)),
@@ -229,12 +260,57 @@ var keys = func() map[string]*ast.Term {
 		"path", "from", "to", "column", "message", "rule",
 		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
 		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
-		"wait_timer", "type", "slug", "succeeded_at",
+		"wait_timer", "type", "slug", "succeeded_at", "index", "kinds", "actions",
 	} {
 		m[k] = ast.StringTerm(k)
 	}
 	return m
 }()
+
+var (
+	kKind, kID, kAction, kBreaking, kRisk = key("kind"), key("id"), key("action"), key("breaking"), key("risk")
+	kReasons, kFile, kLine, kCollections  = key("reasons"), key("file"), key("line"), key("collections")
+	kDetails, kPath, kFrom, kTo           = key("details"), key("path"), key("from"), key("to")
+)
+
+// planIndex is input.plan.index: what the built-in rules would otherwise
+// find by scanning every change, computed once in Go. The arrays hold the
+// change terms themselves, in plan order.
+type planIndex struct {
+	kinds, actions    map[string]int
+	breaking, removed []*ast.Term
+}
+
+func newPlanIndex() *planIndex {
+	return &planIndex{kinds: map[string]int{}, actions: map[string]int{}}
+}
+
+func (ix *planIndex) add(c *plan.Change, t *ast.Term) {
+	ix.kinds[string(c.Kind)]++
+	ix.actions[string(c.Action)]++
+	if c.Breaking {
+		ix.breaking = append(ix.breaking, t)
+	}
+	if c.Action == plan.ActionRemove {
+		ix.removed = append(ix.removed, t)
+	}
+}
+
+func (ix *planIndex) term() *ast.Term {
+	counts := func(m map[string]int) *ast.Term {
+		items := make([][2]*ast.Term, 0, len(m))
+		for k, n := range m {
+			items = append(items, ast.Item(ast.StringTerm(k), ast.IntNumberTerm(n)))
+		}
+		return ast.ObjectTerm(items...)
+	}
+	return ast.ObjectTerm(
+		ast.Item(key("kinds"), counts(ix.kinds)),
+		ast.Item(key("actions"), counts(ix.actions)),
+		ast.Item(key("breaking"), ast.ArrayTerm(ix.breaking...)),
+		ast.Item(key("removed"), ast.ArrayTerm(ix.removed...)),
+	)
+}
 
 func key(k string) *ast.Term {
 	if t, ok := keys[k]; ok {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,74 @@ func TestInputValueMatchesJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Compare(want) != 0 {
-		t.Errorf("value() differs from JSON:\n got %v\nwant %v", got, want)
+	// plan.index is derived from the changes; check it apart.
+	planV, _ := got.(ast.Object).Get(ast.StringTerm("plan")).Value.(ast.Object)
+	index := planV.Get(ast.StringTerm("index"))
+	if index == nil {
+		t.Fatal("value() has no plan.index")
+	}
+	changes := planV.Get(ast.StringTerm("changes")).Value.(*ast.Array)
+	wantIndex := ast.NewObject(
+		ast.Item(ast.StringTerm("kinds"), ast.MustParseTerm(`{"layer": 2}`)),
+		ast.Item(ast.StringTerm("actions"), ast.MustParseTerm(`{"add": 1, "modify": 1}`)),
+		ast.Item(ast.StringTerm("breaking"), ast.ArrayTerm(changes.Elem(0))),
+		ast.Item(ast.StringTerm("removed"), ast.ArrayTerm()),
+	)
+	if index.Value.Compare(wantIndex) != 0 {
+		t.Errorf("plan.index = %v, want %v", index, wantIndex)
+	}
+	planNoIndex := ast.NewObject()
+	planV.Foreach(func(k, v *ast.Term) {
+		if k.Value.Compare(ast.String("index")) != 0 {
+			planNoIndex.Insert(k, v)
+		}
+	})
+	gotNoIndex := ast.NewObject()
+	got.(ast.Object).Foreach(func(k, v *ast.Term) {
+		if k.Value.Compare(ast.String("plan")) == 0 {
+			v = ast.NewTerm(planNoIndex)
+		}
+		gotNoIndex.Insert(k, v)
+	})
+	if gotNoIndex.Compare(want) != 0 {
+		t.Errorf("value() differs from JSON:\n got %v\nwant %v", gotNoIndex, want)
+	}
+
+	// Without details, only the details differ.
+	lean, err := in.valueWith(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in.Plan.Changes {
+		in.Plan.Changes[i].Details = []plan.Detail{}
+	}
+	full, _ := in.value()
+	if lean.Compare(full) != 0 {
+		t.Errorf("valueWith(false) = %v\nwant %v", lean, full)
+	}
+}
+
+// TestInputDecodesIndex checks that an input document carrying plan.index
+// (as policy eval --query input prints it) decodes strictly, and that the
+// index is derived from the changes whatever the document says.
+func TestInputDecodesIndex(t *testing.T) {
+	doc := `{"environment": "production", "plan": {"summary": {"added": 1}, "changes": [{"kind": "layer", "id": "a", "action": "add"}],
+		"errors": [], "index": {"kinds": {"datasource": 7}, "actions": {}, "breaking": [], "removed": []}}}`
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var in Input
+	if err := dec.Decode(&in); err != nil {
+		t.Fatal(err)
+	}
+	v, err := in.value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, err := v.(ast.Object).Find(ast.MustParseRef("x.plan.index.kinds")[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ast.MustParseTerm(`{"layer": 1}`).Value; kinds.Compare(want) != 0 {
+		t.Errorf("plan.index.kinds = %v, want %v", kinds, want)
 	}
 }

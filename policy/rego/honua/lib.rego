@@ -16,9 +16,17 @@ listed if data.honua.config.environments[input.environment]
 # time, promotion and approval rules only apply to a deployment that happens.
 has_changes if count(input.plan.changes) > 0
 
-breaking := [c | some c in input.plan.changes; c.breaking]
+# breaking and removed are the breaking changes and the removals, in plan
+# order. The engine precomputes them in input.plan.index, so that no rule
+# scans the changes of a large plan; an input without the index (a test's)
+# gets them by scanning.
+breaking := b if {
+	b := input.plan.index.breaking
+} else := [c | some c in input.plan.changes; c.breaking]
 
-removed := [c | some c in input.plan.changes; c.action == "remove"]
+removed := r if {
+	r := input.plan.index.removed
+} else := [c | some c in input.plan.changes; c.action == "remove"]
 
 labels := {l | some l in input.pr.labels}
 
