@@ -71,6 +71,13 @@ func Generate(dir string, layers, changed int) (*Repo, error) {
 	if r.Head, err = commit(dir, "change"); err != nil {
 		return nil, err
 	}
+	// A repository cloned from GitHub is packed; so is this one.
+	if err := git(dir, "repack", "-a", "-d", "-q"); err != nil {
+		return nil, err
+	}
+	if err := git(dir, "prune-packed"); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

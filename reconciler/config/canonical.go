@@ -3,12 +3,12 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // identityKeys are the fields that identify an element of a list of objects,
@@ -92,58 +92,72 @@ func Canonical(v any) any {
 	return v
 }
 
-// Digest is the hex SHA-256 of the canonical JSON encoding of v.
+// Digest is the hex SHA-256 of the canonical JSON-like encoding of v: keys
+// sorted, set-like lists in identity order, numbers in one form. Equal
+// content gives equal digests, whatever the key order, list order of sets or
+// formatting of the source.
 func Digest(v any) string {
-	h := sha256.New()
-	writeCanonical(h, Canonical(v))
-	return hex.EncodeToString(h.Sum(nil))
+	buf := digestBufs.Get().(*[]byte)
+	b := appendCanonical((*buf)[:0], v)
+	sum := sha256.Sum256(b)
+	*buf = b
+	digestBufs.Put(buf)
+	return hex.EncodeToString(sum[:])
 }
 
-type byteWriter interface{ Write([]byte) (int, error) }
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// writeCanonical writes v as JSON with sorted keys and numbers in one form,
-// so equal values always give equal bytes.
-func writeCanonical(w byteWriter, v any) {
+// appendCanonical appends the canonical encoding of v to b without copying
+// v: set-like lists are written in identity order through a permutation.
+func appendCanonical(b []byte, v any) []byte {
 	switch t := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(t))
+		var small [16]string
+		keys := small[:0]
 		for k := range t {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		w.Write([]byte{'{'})
+		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
-				w.Write([]byte{','})
+				b = append(b, ',')
 			}
-			b, _ := json.Marshal(k)
-			w.Write(b)
-			w.Write([]byte{':'})
-			writeCanonical(w, t[k])
+			b = strconv.AppendQuote(b, k)
+			b = append(b, ':')
+			b = appendCanonical(b, t[k])
 		}
-		w.Write([]byte{'}'})
+		return append(b, '}')
 	case []any:
-		w.Write([]byte{'['})
-		for i, e := range t {
+		order := make([]int, len(t))
+		for i := range order {
+			order[i] = i
+		}
+		if id := ListIdentity(t); id != "" {
+			sort.SliceStable(order, func(i, j int) bool { return ElementKey(t[order[i]], id) < ElementKey(t[order[j]], id) })
+		}
+		b = append(b, '[')
+		for i, idx := range order {
 			if i > 0 {
-				w.Write([]byte{','})
+				b = append(b, ',')
 			}
-			writeCanonical(w, e)
+			b = appendCanonical(b, t[idx])
 		}
-		w.Write([]byte{']'})
+		return append(b, ']')
+	case string:
+		return strconv.AppendQuote(b, t)
 	case float64:
-		w.Write([]byte(FormatNumber(t)))
+		return append(b, FormatNumber(t)...)
 	case int64:
-		w.Write([]byte(strconv.FormatInt(t, 10)))
+		return strconv.AppendInt(b, t, 10)
 	case int:
-		w.Write([]byte(strconv.Itoa(t)))
-	default:
-		b, err := json.Marshal(t)
-		if err != nil {
-			b = []byte(fmt.Sprintf("%q", fmt.Sprint(t)))
-		}
-		w.Write(b)
+		return strconv.AppendInt(b, int64(t), 10)
+	case bool:
+		return strconv.AppendBool(b, t)
+	case nil:
+		return append(b, "null"...)
 	}
+	return fmt.Appendf(b, "%q", fmt.Sprint(v))
 }
 
 // FormatNumber formats a float the way the canonical form and the plan show

@@ -3,14 +3,19 @@ package config
 import (
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // GitSource is a config repository at one git revision, read from the object
@@ -36,20 +41,70 @@ var _ Source = (*GitSource)(nil)
 // storage is not safe for concurrent use, so reads are serialised here;
 // parsing, the expensive part, still runs in parallel.
 type Repository struct {
-	mu    sync.Mutex
-	repo  *git.Repository
-	trees map[plumbing.Hash]*treeListing
+	mu      sync.Mutex
+	repo    *git.Repository
+	storage *filesystem.Storage
+	trees   map[plumbing.Hash]*treeListing
 }
 
 // OpenRepository opens the git repository at dir (a work tree or a bare
-// repository). One repository can serve many GitSources; they share its
-// object cache.
+// repository, or a folder inside a work tree). One repository can serve many
+// GitSources; they share its object cache and its open pack files. Close
+// releases them.
 func OpenRepository(dir string) (*Repository, error) {
-	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	dotgit, err := findGitDir(dir)
 	if err != nil {
+		return nil, err
+	}
+	// Keeping pack files open matters: without it go-git reopens the pack for
+	// every object, which dominates reading 10,000 files.
+	st := filesystem.NewStorageWithOptions(osfs.New(dotgit), cache.NewObjectLRUDefault(),
+		filesystem.Options{KeepDescriptors: true})
+	r, err := git.Open(st, nil)
+	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("opening git repository %s: %w", dir, err)
 	}
-	return &Repository{repo: r}, nil
+	return &Repository{repo: r, storage: st}, nil
+}
+
+// findGitDir returns the git directory of dir: dir itself when it is a bare
+// repository, else the .git folder of dir or of the nearest parent.
+func findGitDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, ".git")); err == nil && fi.IsDir() {
+			return filepath.Join(d, ".git"), nil
+		}
+		if isBareRepo(d) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("opening git repository %s: %w", dir, git.ErrRepositoryNotExists)
+		}
+	}
+}
+
+func isBareRepo(d string) bool {
+	for _, p := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(d, p)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Close releases the repository's open files.
+func (r *Repository) Close() error {
+	if r.storage == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.storage.Close()
 }
 
 // WrapRepository serves GitSources from an already open go-git repository

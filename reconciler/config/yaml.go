@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"regexp"
@@ -170,7 +169,7 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			s[i] = d.value(c, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			s[i] = d.value(c, path+"["+strconv.Itoa(i)+"]", depth+1)
 		}
 		return s
 	case yaml.ScalarNode:
@@ -225,6 +224,12 @@ func (d *decoder) scalar(n *yaml.Node) any {
 	case "!!null":
 		return nil
 	case "!!bool":
+		switch n.Value {
+		case "true", "True", "TRUE":
+			return true
+		case "false", "False", "FALSE":
+			return false
+		}
 		var b bool
 		if err := n.Decode(&b); err == nil {
 			return b
@@ -238,6 +243,9 @@ func (d *decoder) scalar(n *yaml.Node) any {
 			return f
 		}
 	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
 		var f float64
 		if err := n.Decode(&f); err == nil {
 			if math.IsInf(f, 0) || math.IsNaN(f) {

@@ -41,6 +41,7 @@ func BenchmarkPlan(b *testing.B) {
 					b.Fatal(err)
 				}
 				planOnce(b, config.NewLoader(config.Limits{}), r, repo)
+				r.Close()
 			}
 		})
 		b.Run(name+"/incremental", func(b *testing.B) {
@@ -104,7 +105,7 @@ func BenchmarkLoadCold(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			heap = max(heap, after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))
 			runtime.KeepAlive(st)
-			runtime.KeepAlive(r)
+			r.Close()
 		}
 		b.ReportMetric(float64(heap)/(1<<20), "live-MB")
 	})
