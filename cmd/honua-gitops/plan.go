@@ -43,6 +43,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			default:
 				return usageError("--format %q: use text, markdown or json", format)
 			}
+			defer src.close()
 			loader := config.NewLoader(src.limits())
 			var baseState *config.State
 			if base != "" {

@@ -68,6 +68,14 @@ func (f *sourceFlags) open(arg string) (config.Source, error) {
 	return config.NewDirSource(arg, f.limits()), nil
 }
 
+// close releases the git repository opened for --repo, if any.
+func (f *sourceFlags) close() {
+	if f.opened != nil {
+		f.opened.Close()
+		f.opened = nil
+	}
+}
+
 // load reads and validates the source arg names.
 func (f *sourceFlags) load(loader *config.Loader, arg string) (*config.State, error) {
 	src, err := f.open(arg)

@@ -22,6 +22,7 @@ func newValidateCmd() *cobra.Command {
 			if len(args) == 1 {
 				arg = args[0]
 			}
+			defer src.close()
 			st, err := src.load(config.NewLoader(src.limits()), arg)
 			if err != nil {
 				return usageError("%w", err)
