@@ -111,7 +111,7 @@ func compile(ctx context.Context, b *Bundle) (rego.PreparedEvalQuery, []config.D
 	if compiler.Failed() {
 		return rego.PreparedEvalQuery{}, regoDiagnostics(compiler.Errors, "policy-compile")
 	}
-	store := inmem.NewFromObjectWithOpts(b.data, inmem.OptRoundTripOnWrite(true))
+	store := inmem.NewFromObjectWithOpts(b.data, inmem.OptRoundTripOnWrite(true), inmem.OptReturnASTValuesOnRead(true))
 	q, err := rego.New(
 		rego.Query("data.honua.verdict"),
 		rego.Compiler(compiler),

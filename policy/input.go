@@ -2,6 +2,10 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -109,69 +113,18 @@ func (in *Input) value() (ast.Value, error) { return in.valueWith(true) }
 // valueWith builds the input; without details, every change's details are
 // left empty, for policies that never read them (the built-ins).
 func (in *Input) valueWith(details bool) (ast.Value, error) {
-	str := ast.StringTerm
-	strs := func(ss []string) *ast.Term {
-		if len(ss) == 0 {
-			return ast.InternedEmptyArray
-		}
-		ts := make([]*ast.Term, len(ss))
-		for i, s := range ss {
-			ts[i] = str(s)
-		}
-		return ast.ArrayTerm(ts...)
+	changes, err := changeTerms(in.Plan.Changes, details)
+	if err != nil {
+		return nil, err
 	}
-	tm := func(t time.Time) *ast.Term { return str(t.Format(time.RFC3339Nano)) }
-	intT := ast.IntNumberTerm
-	// Kinds, actions, risks and detail paths repeat across changes: one
-	// term each.
-	interned := map[string]*ast.Term{}
-	intern := func(s string) *ast.Term {
-		t, ok := interned[s]
-		if !ok {
-			t = str(s)
-			interned[s] = t
-		}
-		return t
-	}
-
-	changes := make([]*ast.Term, len(in.Plan.Changes))
 	ix := newPlanIndex()
 	for i := range in.Plan.Changes {
-		c := &in.Plan.Changes[i]
-		detailsT := ast.InternedEmptyArray
-		if details && len(c.Details) > 0 {
-			ds := make([]*ast.Term, len(c.Details))
-			for j, d := range c.Details {
-				from, err := anyTerm(d.From)
-				if err != nil {
-					return nil, err
-				}
-				to, err := anyTerm(d.To)
-				if err != nil {
-					return nil, err
-				}
-				ds[j] = ast.ObjectTerm(
-					ast.Item(kPath, intern(d.Path)),
-					ast.Item(kFrom, from),
-					ast.Item(kTo, to),
-				)
-			}
-			detailsT = ast.ArrayTerm(ds...)
-		}
-		changes[i] = ast.ObjectTerm(
-			ast.Item(kKind, intern(string(c.Kind))),
-			ast.Item(kID, str(c.ID)),
-			ast.Item(kAction, intern(string(c.Action))),
-			ast.Item(kBreaking, ast.InternedTerm(c.Breaking)),
-			ast.Item(kRisk, intern(string(c.Risk))),
-			ast.Item(kReasons, strs(c.Reasons)),
-			ast.Item(kFile, str(c.File)),
-			ast.Item(kLine, intT(c.Line)),
-			ast.Item(kCollections, strs(c.Collections)),
-			ast.Item(kDetails, detailsT),
-		)
-		ix.add(c, changes[i])
+		ix.add(&in.Plan.Changes[i], changes[i])
 	}
+	terms := &termSlab{}
+	b := builder{terms: terms}
+	str, strs, intT := b.str, b.strs, ast.IntNumberTerm
+	tm := func(t time.Time) *ast.Term { return str(t.Format(time.RFC3339Nano)) }
 	errs := make([]*ast.Term, len(in.Plan.Errors))
 	for i, d := range in.Plan.Errors {
 		errs[i] = ast.ObjectTerm(
@@ -319,19 +272,129 @@ func key(k string) *ast.Term {
 	return ast.StringTerm(k)
 }
 
+// parallelChanges is the fewest changes worth a goroutine of their own when
+// building the input: below it, starting goroutines costs more than it saves.
+const parallelChanges = 2048
+
+// changeTerms converts changes, on up to GOMAXPROCS goroutines for plans of
+// many thousands of changes (each goroutine with its own allocation slab).
+func changeTerms(cs []plan.Change, details bool) ([]*ast.Term, error) {
+	out := make([]*ast.Term, len(cs))
+	workers := min(runtime.GOMAXPROCS(0), len(cs)/parallelChanges)
+	if workers < 2 {
+		return out, convertChanges(cs, out, details)
+	}
+	chunk := (len(cs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min((w+1)*chunk, len(cs))
+		wg.Go(func() { errs[w] = convertChanges(cs[lo:hi], out[lo:hi], details) })
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// builder makes terms from one slab, with repeated strings (kinds,
+// actions, risks, detail paths) one term each.
+type builder struct {
+	terms    *termSlab
+	interned map[string]*ast.Term
+}
+
+func (b *builder) str(s string) *ast.Term { return b.terms.new(ast.String(s)) }
+
+func (b *builder) strs(ss []string) *ast.Term {
+	if len(ss) == 0 {
+		return ast.InternedEmptyArray
+	}
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = b.str(s)
+	}
+	return b.terms.new(ast.NewArray(ts...))
+}
+
+func (b *builder) intern(s string) *ast.Term {
+	t, ok := b.interned[s]
+	if !ok {
+		t = b.str(s)
+		b.interned[s] = t
+	}
+	return t
+}
+
+// convertChanges writes the terms of cs to out; without details, every
+// change's details are empty.
+func convertChanges(cs []plan.Change, out []*ast.Term, details bool) error {
+	b := &builder{terms: &termSlab{}, interned: map[string]*ast.Term{}}
+	for i := range cs {
+		c := &cs[i]
+		detailsT := ast.InternedEmptyArray
+		if details && len(c.Details) > 0 {
+			ds := make([]*ast.Term, len(c.Details))
+			for j, d := range c.Details {
+				from, err := anyTerm(d.From, b.terms)
+				if err != nil {
+					return err
+				}
+				to, err := anyTerm(d.To, b.terms)
+				if err != nil {
+					return err
+				}
+				ds[j] = b.terms.new(ast.NewObject(
+					ast.Item(kPath, b.intern(d.Path)),
+					ast.Item(kFrom, from),
+					ast.Item(kTo, to),
+				))
+			}
+			detailsT = b.terms.new(ast.NewArray(ds...))
+		}
+		out[i] = b.terms.new(ast.NewObject(
+			ast.Item(kKind, b.intern(string(c.Kind))),
+			ast.Item(kID, b.str(c.ID)),
+			ast.Item(kAction, b.intern(string(c.Action))),
+			ast.Item(kBreaking, ast.InternedTerm(c.Breaking)),
+			ast.Item(kRisk, b.intern(string(c.Risk))),
+			ast.Item(kReasons, b.strs(c.Reasons)),
+			ast.Item(kFile, b.str(c.File)),
+			ast.Item(kLine, ast.IntNumberTerm(c.Line)),
+			ast.Item(kCollections, b.strs(c.Collections)),
+			ast.Item(kDetails, detailsT),
+		))
+	}
+	return nil
+}
+
+// termSlab allocates terms in blocks: a plan of thousands of changes makes
+// tens of thousands of terms, and one allocation per term is most of the cost
+// of building the input.
+type termSlab struct{ block []ast.Term }
+
+func (s *termSlab) new(v ast.Value) *ast.Term {
+	if len(s.block) == cap(s.block) {
+		s.block = make([]ast.Term, 0, 256)
+	}
+	s.block = append(s.block, ast.Term{Value: v})
+	return &s.block[len(s.block)-1]
+}
+
 // anyTerm converts a detail value, with the common scalars done directly.
-func anyTerm(v any) (*ast.Term, error) {
+func anyTerm(v any, terms *termSlab) (*ast.Term, error) {
 	switch x := v.(type) {
 	case nil:
 		return ast.InternedNullTerm, nil
 	case string:
-		return ast.StringTerm(x), nil
+		return terms.new(ast.String(x)), nil
 	case bool:
 		return ast.InternedTerm(x), nil
+	case float64:
+		// As ast.InterfaceToValue writes a float64.
+		return terms.new(ast.Number(strconv.FormatFloat(x, 'g', -1, 64))), nil
 	}
 	val, err := ast.InterfaceToValue(v)
 	if err != nil {
 		return nil, err
 	}
-	return ast.NewTerm(val), nil
+	return terms.new(val), nil
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,23 @@ func TestInputDecodesIndex(t *testing.T) {
 	}
 	if want := ast.MustParseTerm(`{"layer": 1}`).Value; kinds.Compare(want) != 0 {
 		t.Errorf("plan.index.kinds = %v, want %v", kinds, want)
+	}
+}
+
+// TestChangeTermsParallel checks that a plan large enough to be converted
+// on several goroutines converts as it does on one.
+func TestChangeTermsParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	in := benchInput(3*parallelChanges + 7)
+	got, err := changeTerms(in.Plan.Changes, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]*ast.Term, len(in.Plan.Changes))
+	if err := convertChanges(in.Plan.Changes, want, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := ast.NewArray(got...).Compare(ast.NewArray(want...)); c != 0 {
+		t.Error("changes converted in parallel differ from a serial conversion")
 	}
 }
