@@ -60,6 +60,9 @@ type Bundle struct {
 	// when there are custom modules. The built-ins never read them, and
 	// they are most of the input of a large plan.
 	details bool
+	// customContributions is true when a custom module contributes deny,
+	// warn or approval rules: they are evaluated beside the built-ins.
+	customContributions bool
 }
 
 // Module is one Rego file.
@@ -144,12 +147,14 @@ func NewBundle(policyFile []byte, custom []Module) *Bundle {
 		b.details = true
 		pkgs = append(pkgs, contributionsOf(m)...)
 	}
-	agg := verdictModule(pkgs)
-	if m, err := ast.ParseModuleWithOpts(verdictModuleName, agg, parserOptions); err != nil {
-		b.Errors = append(b.Errors, config.Diagnostic{File: verdictModuleName, Message: err.Error(), Rule: "policy-internal"})
-	} else {
-		b.modules[verdictModuleName] = m
+	for name, src := range verdictModules(pkgs) {
+		if m, err := ast.ParseModuleWithOpts(name, src, parserOptions); err != nil {
+			b.Errors = append(b.Errors, config.Diagnostic{File: name, Message: err.Error(), Rule: "policy-internal"})
+		} else {
+			b.modules[name] = m
+		}
 	}
+	b.customContributions = slices.ContainsFunc(pkgs, func(c contributor) bool { return !isBuiltinPackage(c.pkg) })
 	b.data = map[string]any{"honua": map[string]any{"config": b.File.data()}}
 	config.SortDiagnostics(b.Errors)
 	b.Digest = b.digest(bs)
@@ -217,18 +222,45 @@ func contributionsOf(m *ast.Module) []contributor {
 	return out
 }
 
-const verdictModuleName = "honua-gitops:verdict.rego"
+const (
+	verdictModuleName        = "honua-gitops:verdict.rego"
+	builtinVerdictModuleName = "honua-gitops:verdict/builtin.rego"
+	customVerdictModuleName  = "honua-gitops:verdict/custom.rego"
+)
 
-// verdictModule collects every package's contributions. It names each rule
-// it reads, so that a package without a deny rule costs nothing.
-func verdictModule(cs []contributor) string {
-	var b strings.Builder
-	b.WriteString("package honua.verdict\n\n")
+func isBuiltinPackage(pkg string) bool {
+	return pkg != CustomPackage && !strings.HasPrefix(pkg, CustomPackage+".")
+}
+
+// verdictModules collect every package's contributions, naming each rule
+// they read, so that a package without a deny rule costs nothing. The
+// built-in contributions (with next_window) and the custom ones are
+// separate packages, honua.verdict.builtin and honua.verdict.custom, which
+// the engine evaluates side by side; honua.verdict joins them, for queries.
+func verdictModules(cs []contributor) map[string]string {
+	var bi, cu, top strings.Builder
+	bi.WriteString("package honua.verdict.builtin\n\n")
+	cu.WriteString("package honua.verdict.custom\n\n")
+	top.WriteString("package honua.verdict\n\n")
+	top.WriteString("contributions contains c if some c in data.honua.verdict.builtin.contributions\n\n")
+	hasCustom := false
 	for _, c := range cs {
-		fmt.Fprintf(&b, "contributions contains [%q, %q, v] if v := data.%s.%s\n\n", c.rule, c.pkg, c.pkg, c.rule)
+		w := &bi
+		if !isBuiltinPackage(c.pkg) {
+			w, hasCustom = &cu, true
+		}
+		fmt.Fprintf(w, "contributions contains [%q, %q, v] if v := data.%s.%s\n\n", c.rule, c.pkg, c.pkg, c.rule)
 	}
-	b.WriteString("next_window := data.honua.schedule.next_window\n")
-	return b.String()
+	bi.WriteString("next_window := data.honua.schedule.next_window\n")
+	if hasCustom {
+		top.WriteString("contributions contains c if some c in data.honua.verdict.custom.contributions\n\n")
+	}
+	top.WriteString("next_window := data.honua.verdict.builtin.next_window\n")
+	out := map[string]string{verdictModuleName: top.String(), builtinVerdictModuleName: bi.String()}
+	if hasCustom {
+		out[customVerdictModuleName] = cu.String()
+	}
+	return out
 }
 
 // regoDiagnostics turns OPA parse or compile errors into diagnostics.
