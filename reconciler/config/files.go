@@ -180,7 +180,7 @@ func (pf *parsedFile) document(d *decoder, root *yaml.Node, env string) {
 
 // object converts a mapping node into an object of kind k.
 func (d *decoder) object(k Kind, n *yaml.Node, origin string) *Object {
-	d.paths = map[string]Position{}
+	d.paths = map[string]lineCol{}
 	v, _ := d.value(n, "", 1).(map[string]any)
 	if d.failed || v == nil {
 		return nil
@@ -192,7 +192,7 @@ func (d *decoder) object(k Kind, n *yaml.Node, origin string) *Object {
 		// that cannot collide with a real one.
 		id = fmt.Sprintf("(no id, %s:%d)", d.file, n.Line)
 	}
-	o := NewObject(k, id, d.pos(n), v, d.paths)
+	o := newObject(k, id, d.pos(n), v, d.paths)
 	o.Origin = origin
 	d.paths = nil
 	return o

@@ -169,7 +169,8 @@ type Object struct {
 	// environment's own name).
 	Origin string
 
-	paths map[string]Position
+	// paths holds the line and column of every field, in the object's file.
+	paths map[string]lineCol
 	key   Key
 	// refs are the object's references to other objects, resolved once when
 	// the object is made so that checking an environment costs map lookups.
@@ -189,6 +190,21 @@ type objRef struct {
 // paths may be nil; it maps field paths ("storage.table", "fields[2].type")
 // to their positions.
 func NewObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]Position) *Object {
+	var compact map[string]lineCol
+	if paths != nil {
+		compact = make(map[string]lineCol, len(paths))
+		for k, p := range paths {
+			compact[k] = lineCol{int32(p.Line), int32(p.Column)}
+		}
+	}
+	return newObject(kind, id, pos, value, compact)
+}
+
+// lineCol is a position within the object's own file, kept small: an
+// object remembers one for every field.
+type lineCol struct{ line, col int32 }
+
+func newObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]lineCol) *Object {
 	o := &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: Digest(value), paths: paths}
 	o.key = KeyOf(kind, id)
 	if kind == KindCatalog {
@@ -234,7 +250,7 @@ func (o *Object) Key() Key { return o.key }
 func (o *Object) PosOf(path string) Position {
 	for path != "" {
 		if p, ok := o.paths[path]; ok {
-			return p
+			return Position{File: o.Pos.File, Line: int(p.line), Column: int(p.col)}
 		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {

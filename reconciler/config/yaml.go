@@ -100,7 +100,7 @@ type decoder struct {
 	lim   Limits
 	nodes int
 	diags []Diagnostic
-	paths map[string]Position
+	paths map[string]lineCol
 	// failed is set once a limit stops decoding; the value is then unusable.
 	failed bool
 }
@@ -129,7 +129,7 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 	}
 	if d.paths != nil && path != "" {
 		if _, ok := d.paths[path]; !ok {
-			d.paths[path] = d.pos(n)
+			d.paths[path] = lineCol{int32(n.Line), int32(n.Column)}
 		}
 	}
 	switch n.Kind {
