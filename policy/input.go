@@ -117,7 +117,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := newPlanIndex()
+	ix := newPlanIndex(details)
 	for i := range in.Plan.Changes {
 		ix.add(&in.Plan.Changes[i], changes[i])
 	}
@@ -232,20 +232,43 @@ var (
 type planIndex struct {
 	kinds, actions    map[string]int
 	breaking, removed []*ast.Term
+	// byID holds each kind's changes by id: a plan has at most one change
+	// per kind and id.
+	byID map[string][][2]*ast.Term
+	// paths counts, per kind, the changes that touch each detail path.
+	// Both are left empty, like the details, when the policy has no custom
+	// module to read them.
+	paths   map[string]map[string]int
+	details bool
 }
 
-func newPlanIndex() *planIndex {
-	return &planIndex{kinds: map[string]int{}, actions: map[string]int{}}
+func newPlanIndex(details bool) *planIndex {
+	return &planIndex{kinds: map[string]int{}, actions: map[string]int{}, byID: map[string][][2]*ast.Term{}, paths: map[string]map[string]int{}, details: details}
 }
 
 func (ix *planIndex) add(c *plan.Change, t *ast.Term) {
-	ix.kinds[string(c.Kind)]++
+	kind := string(c.Kind)
+	ix.kinds[kind]++
 	ix.actions[string(c.Action)]++
 	if c.Breaking {
 		ix.breaking = append(ix.breaking, t)
 	}
 	if c.Action == plan.ActionRemove {
 		ix.removed = append(ix.removed, t)
+	}
+	if !ix.details {
+		return // changes and paths serve custom modules only (see valueWith)
+	}
+	ix.byID[kind] = append(ix.byID[kind], ast.Item(ast.StringTerm(c.ID), t))
+	if len(c.Details) > 0 {
+		m := ix.paths[kind]
+		if m == nil {
+			m = map[string]int{}
+			ix.paths[kind] = m
+		}
+		for _, d := range c.Details {
+			m[d.Path]++
+		}
 	}
 }
 
@@ -257,11 +280,21 @@ func (ix *planIndex) term() *ast.Term {
 		}
 		return ast.ObjectTerm(items...)
 	}
+	byID := make([][2]*ast.Term, 0, len(ix.byID))
+	for kind, items := range ix.byID {
+		byID = append(byID, ast.Item(ast.StringTerm(kind), ast.ObjectTerm(items...)))
+	}
+	paths := make([][2]*ast.Term, 0, len(ix.paths))
+	for kind, m := range ix.paths {
+		paths = append(paths, ast.Item(ast.StringTerm(kind), counts(m)))
+	}
 	return ast.ObjectTerm(
 		ast.Item(key("kinds"), counts(ix.kinds)),
 		ast.Item(key("actions"), counts(ix.actions)),
 		ast.Item(key("breaking"), ast.ArrayTerm(ix.breaking...)),
 		ast.Item(key("removed"), ast.ArrayTerm(ix.removed...)),
+		ast.Item(key("changes"), ast.ObjectTerm(byID...)),
+		ast.Item(key("paths"), ast.ObjectTerm(paths...)),
 	)
 }
 

@@ -60,6 +60,11 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		ast.Item(ast.StringTerm("actions"), ast.MustParseTerm(`{"add": 1, "modify": 1}`)),
 		ast.Item(ast.StringTerm("breaking"), ast.ArrayTerm(changes.Elem(0))),
 		ast.Item(ast.StringTerm("removed"), ast.ArrayTerm()),
+		ast.Item(ast.StringTerm("changes"), ast.ObjectTerm(ast.Item(ast.StringTerm("layer"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("parcels"), changes.Elem(0)),
+			ast.Item(ast.StringTerm("bike-lanes"), changes.Elem(1)),
+		)))),
+		ast.Item(ast.StringTerm("paths"), ast.MustParseTerm(`{"layer": {"fields": 1, "geometryType": 1, "query.maxRecordCount": 1}}`)),
 	)
 	if index.Value.Compare(wantIndex) != 0 {
 		t.Errorf("plan.index = %v, want %v", index, wantIndex)
@@ -81,7 +86,8 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		t.Errorf("value() differs from JSON:\n got %v\nwant %v", gotNoIndex, want)
 	}
 
-	// Without details, only the details differ.
+	// Without details (a policy without custom modules), only the details
+	// and the index entries that serve custom modules differ.
 	lean, err := in.valueWith(false)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +96,8 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		in.Plan.Changes[i].Details = []plan.Detail{}
 	}
 	full, _ := in.value()
+	fullPlan := full.(ast.Object).Get(ast.StringTerm("plan")).Value.(ast.Object)
+	fullPlan.Get(ast.StringTerm("index")).Value.(ast.Object).Insert(ast.StringTerm("changes"), ast.ObjectTerm())
 	if lean.Compare(full) != 0 {
 		t.Errorf("valueWith(false) = %v\nwant %v", lean, full)
 	}

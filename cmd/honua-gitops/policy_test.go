@@ -171,7 +171,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
-	for _, want := range []string{"policy compiles with the built-in rules (sha256:", "PASS: 6/6", "built-in rules:"} {
+	for _, want := range []string{"policy compiles with the built-in rules (sha256:", "PASS: 10/10", "built-in rules:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -180,8 +180,8 @@ func TestPolicyTestCommand(t *testing.T) {
 	bad := "package honua.custom.kailua_test\n\ntest_wrong if false\n"
 	os.WriteFile(filepath.Join(dir, ".gitops", "policies", "wrong_test.rego"), []byte(bad), 0o644)
 	out, _, code = runCmd(t, "policy", "test", "--builtins=false", dir)
-	if code != exitInvalid || !strings.Contains(out, "FAIL: 1/7") {
-		t.Errorf("exit %d, want %d with FAIL: 1/7:\n%s", code, exitInvalid, out)
+	if code != exitInvalid || !strings.Contains(out, "FAIL: 1/11") {
+		t.Errorf("exit %d, want %d with FAIL: 1/11:\n%s", code, exitInvalid, out)
 	}
 	// A policy that does not compile fails it too.
 	os.Remove(filepath.Join(dir, ".gitops", "policies", "wrong_test.rego"))

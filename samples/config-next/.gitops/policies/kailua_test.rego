@@ -57,3 +57,48 @@ test_hazard_layer_needs_emergency_management if {
 	a.from == ["kailua-gis/emergency-mgmt"]
 	count(kailua.approval) == 0 with input as input_with("staging", [l])
 }
+
+# indexed adds input.plan.index as the engine derives it (docs/policy.md), so
+# the rules are tested on the index path as well as on the scan fallback.
+indexed(inp) := object.union(inp, {"plan": {"index": {
+	"removed": [c | some c in inp.plan.changes; c.action == "remove"],
+	"changes": {k: {c.id: c | some c in inp.plan.changes; c.kind == k} | some k in kinds(inp)},
+	"paths": {k: {p: n |
+		some c in inp.plan.changes
+		c.kind == k
+		some d in c.details
+		p := d.path
+		n := count([1 | some c2 in inp.plan.changes; c2.kind == k; some d2 in c2.details; d2.path == p])
+	} | some k in kinds(inp)},
+}}})
+
+kinds(inp) := {c.kind | some c in inp.plan.changes}
+
+test_indexed_public_layer_removal_denied if {
+	inp := indexed(input_with("staging", [change("layer", "public-parks", "remove", []), change("layer", "parks", "modify", [])]))
+	some d in kailua.deny with input as inp
+	d.rule == "public-layer-removal"
+	count(kailua.deny) == 1 with input as inp
+}
+
+test_indexed_provider_change_denied_in_production if {
+	ds := change("datasource", "kailua-postgis", "modify", [{"path": "provider", "from": "postgis", "to": "sqlserver"}])
+	l := change("layer", "parcels", "modify", [{"path": "title", "from": "a", "to": "b"}])
+	some d in kailua.deny with input as indexed(input_with("production", [l, ds]))
+	d.rule == "datasource-provider"
+}
+
+test_indexed_lost_description_warned if {
+	l := change("layer", "parcels", "modify", [{"path": "description", "from": "Tax parcels", "to": null}])
+	some w in kailua.warn with input as indexed(input_with("staging", [l]))
+	w.rule == "layer-description"
+	other := change("layer", "parcels", "modify", [{"path": "title", "from": "a", "to": "b"}])
+	count(kailua.warn) == 0 with input as indexed(input_with("staging", [other]))
+}
+
+test_indexed_hazard_layer_needs_emergency_management if {
+	l := change("layer", "flood-zones", "modify", [{"path": "title", "from": "a", "to": "b"}])
+	some a in kailua.approval with input as indexed(input_with("production", [l, change("layer", "parks", "add", [])]))
+	a.from == ["kailua-gis/emergency-mgmt"]
+	count(kailua.approval) == 0 with input as indexed(input_with("production", [change("layer", "parks", "add", [])]))
+}
