@@ -151,6 +151,18 @@ func TestPlanGitRevisions(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Plan: 2 to add, 1 to change, 0 to remove (1 breaking).") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
+	// With --policy, the revisions name the commits the policy judges.
+	headSHA, err := exec.Command("git", "-C", dir, "rev-parse", "bike-lanes").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runCLI(t, "plan", "--repo", dir, "--path", "gis", "--base", "main", "--head", "bike-lanes",
+		"--env", "production", "--policy", "--now", "2026-11-24T20:00:00Z")
+	want := string(headSHA[:12]) + " has never been deployed to staging"
+	if code != exitDenied || !strings.Contains(out, want) {
+		t.Errorf("plan --policy: exit %d, want %d and %q\n%s\n%s", code, exitDenied, want, out, stderr)
+	}
+
 	code, _, stderr = runCLI(t, "plan", "--repo", dir, "--base", "main", "--head", "no-such-branch")
 	if code != 2 || !strings.Contains(stderr, "no-such-branch") {
 		t.Errorf("unknown revision: exit %d, %s", code, stderr)

@@ -488,6 +488,13 @@ func planPolicy(cmd *cobra.Command, src *sourceFlags, p *plan.Plan, base, head s
 		if pol.Head, err = src.open(head); err != nil {
 			return false, usageError("head: %w", err)
 		}
+		// Revisions name their commits: the PR's shas need no flags then.
+		if g, ok := baseSrc.(*config.GitSource); ok && pol.PR.BaseSHA == "" {
+			pol.PR.BaseSHA = g.Commit()
+		}
+		if g, ok := pol.Head.(*config.GitSource); ok && pol.PR.HeadSHA == "" {
+			pol.PR.HeadSHA = g.Commit()
+		}
 	}
 	denied, err := attachVerdicts(cmd.Context(), p, baseSrc, *pol)
 	if err != nil {

@@ -14,7 +14,10 @@ deny contains {"rule": "promotion", "message": msg} if {
 	msg := problem(p)
 }
 
-short(sha) := substring(sha, 0, 12)
+# short names a commit; a plan of directories has none.
+short(sha) := "this change" if sha == ""
+
+else := substring(sha, 0, 12)
 
 problem(p) := msg if {
 	not input.deployments[p.after]

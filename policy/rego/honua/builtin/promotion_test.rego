@@ -30,3 +30,9 @@ test_no_promotion_rule if {
 	inp := object.union(object.remove(fixtures.base, ["deployments"]), {"deployments": {}})
 	count(promotion.deny) == 0 with input as inp with data.honua.config as fixtures.env_with({"promotion": null})
 }
+
+test_never_deployed_without_sha if {
+	inp := object.union(object.remove(fixtures.base, ["deployments", "sha"]), {"deployments": {}, "sha": ""})
+	some d in promotion.deny with input as inp with data.honua.config as fixtures.config
+	contains(d.message, "this change has never been deployed to staging")
+}
