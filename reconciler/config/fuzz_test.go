@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 	"unicode/utf8"
 )
 
@@ -64,6 +65,41 @@ func FuzzInlineSecrets(f *testing.F) {
 			if !secretKeyRe.MatchString(strings.ReplaceAll(k, "_", "")) && !secretKeyRe.MatchString(k) && k != "password" {
 				t.Fatalf("reported %q, which is not a secret key", k)
 			}
+		}
+	})
+}
+
+// FuzzLoad loads a repository in which fuzzed content replaces a layer and
+// an environment's metadata. Loading must never fail (problems are
+// findings), and a loader that saw the valid repository first (and derives
+// its merges from it) must agree with a fresh one.
+func FuzzLoad(f *testing.F) {
+	base := minimal()
+	f.Add([]byte(base["environments/common/layers/streets.yaml"]), []byte(base["environments/prod/metadata.yaml"]))
+	f.Add([]byte("id: streets\nserviceId: nowhere\n"), []byte("catalog: {id: x}\nfolders: [{id: Transportation}]\n"))
+	f.Add([]byte("id: other\n"), []byte("services:\n  - id: roads\n"))
+	f.Fuzz(func(t *testing.T, layer, meta []byte) {
+		fsys := fstest.MapFS{}
+		for p, c := range base {
+			fsys[p] = &fstest.MapFile{Data: []byte(c)}
+		}
+		warm := NewLoader(Limits{})
+		if _, err := warm.Load(&FSSource{FS: fsys, Label: "base"}); err != nil {
+			t.Fatal(err)
+		}
+		fsys["environments/common/layers/streets.yaml"] = &fstest.MapFile{Data: layer}
+		fsys["environments/prod/metadata.yaml"] = &fstest.MapFile{Data: meta}
+		src := &FSSource{FS: fsys, Label: "head"}
+		got, err := warm.Load(src)
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		want, err := NewLoader(Limits{}).Load(src)
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if g, w := describeState(got), describeState(want); g != w {
+			t.Fatalf("a warm loader differs from a fresh one:\n--- warm\n%s\n--- fresh\n%s", g, w)
 		}
 	})
 }

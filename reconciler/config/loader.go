@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -93,6 +94,10 @@ func (l *Loader) Load(src Source) (*State, error) {
 	}
 
 	st := &State{Source: src.Name(), Environments: map[string]*Environment{}, Diagnostics: problems}
+	if !sort.SliceIsSorted(files, func(i, j int) bool { return files[i].Path < files[j].Path }) {
+		files = slices.Clone(files) // the Source broke its contract; do not rely on it
+		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	}
 	byEnv := groupByEnvironment(files)
 	parsed, err := l.parseAll(src, files, lim)
 	if err != nil {
