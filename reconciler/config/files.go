@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -206,14 +205,4 @@ func nodeKindName(n *yaml.Node) string {
 		return fmt.Sprintf("a single value (%q)", n.Value)
 	}
 	return "this"
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
