@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Kind is the kind of a Honua metadata object.
@@ -293,6 +294,31 @@ type Environment struct {
 	// Diagnostics holds every error and warning that concerns this environment,
 	// sorted by position.
 	Diagnostics []Diagnostic
+
+	refOnce   sync.Once
+	referrers map[Key][]*Object
+}
+
+// Referrers returns the objects of the environment that reference the object
+// with key k: the layers of a service, the services of a folder or a data
+// source, the layers using a style, the rasters of a service or layer. The
+// index is built on first use and kept with the environment, which the
+// loader shares between the states that have it, so later plans reuse it.
+func (e *Environment) Referrers(k Key) []*Object {
+	e.refOnce.Do(func() {
+		e.referrers = map[Key][]*Object{}
+		for _, o := range e.Objects {
+			for i, r := range o.refs {
+				if i > 0 && o.refs[i-1].key == r.key {
+					continue
+				}
+				if list := e.referrers[r.key]; len(list) == 0 || list[len(list)-1] != o {
+					e.referrers[r.key] = append(list, o)
+				}
+			}
+		}
+	})
+	return e.referrers[k]
 }
 
 // Sorted returns the objects by kind order, then id.

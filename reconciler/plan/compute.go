@@ -391,98 +391,38 @@ func compactStrings(s []string) []string {
 // plan costs at most two scans per environment however many services,
 // styles or data sources changed, and none when only layers did.
 type side struct {
+	env     *config.Environment
 	objects map[config.Key]*config.Object
-
-	servicesBuilt bool
-	// layersByService maps a lower-case service id to its layers.
-	layersByService map[string][]*config.Object
-	// servicesByDataSource and servicesByFolder map lower-case ids to the
-	// services that use them.
-	servicesByDataSource map[string][]*config.Object
-	servicesByFolder     map[string][]*config.Object
-
-	stylesBuilt bool
-	// layersByStyle maps a lower-case style id to the layers that use it.
-	layersByStyle map[string][]*config.Object
 }
 
 func newSide(e *config.Environment) *side {
-	s := &side{}
+	s := &side{env: e}
 	if e != nil {
 		s.objects = e.Objects
 	}
 	return s
 }
 
-func (s *side) indexServices() {
-	if s.servicesBuilt {
-		return
+// referrers returns the objects of kind of that reference the object of
+// kind k with id id, from the environment's own index (config.Referrers),
+// which is built once and shared by every plan of that environment.
+func (s *side) referrers(k config.Kind, id string, of config.Kind) []*config.Object {
+	if s.env == nil {
+		return nil
 	}
-	s.servicesBuilt = true
-	s.layersByService = map[string][]*config.Object{}
-	s.servicesByDataSource = map[string][]*config.Object{}
-	s.servicesByFolder = map[string][]*config.Object{}
-	for _, o := range s.objects {
-		switch o.Kind {
-		case config.KindLayer:
-			if svc := str(o.Value, "serviceId"); svc != "" {
-				svc = strings.ToLower(svc)
-				s.layersByService[svc] = append(s.layersByService[svc], o)
-			}
-		case config.KindService:
-			if ds := str(o.Value, "dataSourceId"); ds != "" {
-				ds = strings.ToLower(ds)
-				s.servicesByDataSource[ds] = append(s.servicesByDataSource[ds], o)
-			}
-			if f := str(o.Value, "folderId"); f != "" {
-				f = strings.ToLower(f)
-				s.servicesByFolder[f] = append(s.servicesByFolder[f], o)
-			}
+	var out []*config.Object
+	for _, o := range s.env.Referrers(config.KeyOf(k, id)) {
+		if o.Kind == of {
+			out = append(out, o)
 		}
 	}
-}
-
-func (s *side) indexStyles() {
-	if s.stylesBuilt {
-		return
-	}
-	s.stylesBuilt = true
-	s.layersByStyle = map[string][]*config.Object{}
-	for _, o := range s.objects {
-		if o.Kind != config.KindLayer {
-			continue
-		}
-		for _, st := range layerStyles(o) {
-			s.layersByStyle[st] = append(s.layersByStyle[st], o)
-		}
-	}
+	return out
 }
 
 // str is the string at key of m, or "".
 func str(m map[string]any, key string) string {
-	s, _ := m[key].(string)
-	return s
-}
-
-// layerStyles returns the lower-case ids of the styles a layer uses, once
-// each.
-func layerStyles(o *config.Object) []string {
-	styles, _ := o.Value["styles"].(map[string]any)
-	if styles == nil {
-		return nil
-	}
-	var out []string
-	if d := str(styles, "defaultStyleId"); d != "" {
-		out = append(out, strings.ToLower(d))
-	}
-	ids, _ := styles["styleIds"].([]any)
-	for _, v := range ids {
-		if s, ok := v.(string); ok && s != "" {
-			out = append(out, strings.ToLower(s))
-		}
-	}
-	sort.Strings(out)
-	return compactStrings(out)
+	v, _ := m[key].(string)
+	return v
 }
 
 // collections returns the OGC API collection ids that o reaches in this
@@ -495,21 +435,17 @@ func (s *side) collections(o *config.Object) []string {
 			out = append(out, config.CollectionID(svc, o.ID))
 		}
 	case config.KindService:
-		s.indexServices()
 		out = s.appendServiceLayers(out, o)
 	case config.KindStyle:
-		s.indexStyles()
-		for _, l := range s.layersByStyle[strings.ToLower(o.ID)] {
+		for _, l := range s.referrers(config.KindStyle, o.ID, config.KindLayer) {
 			out = append(out, s.collections(l)...)
 		}
 	case config.KindDataSource:
-		s.indexServices()
-		for _, svc := range s.servicesByDataSource[strings.ToLower(o.ID)] {
+		for _, svc := range s.referrers(config.KindDataSource, o.ID, config.KindService) {
 			out = s.appendServiceLayers(out, svc)
 		}
 	case config.KindFolder:
-		s.indexServices()
-		for _, svc := range s.servicesByFolder[strings.ToLower(o.ID)] {
+		for _, svc := range s.referrers(config.KindFolder, o.ID, config.KindService) {
 			out = s.appendServiceLayers(out, svc)
 		}
 	case config.KindRaster:
@@ -522,7 +458,7 @@ func (s *side) collections(o *config.Object) []string {
 }
 
 func (s *side) appendServiceLayers(out []string, svc *config.Object) []string {
-	for _, l := range s.layersByService[strings.ToLower(svc.ID)] {
+	for _, l := range s.referrers(config.KindService, svc.ID, config.KindLayer) {
 		out = append(out, config.CollectionID(str(l.Value, "serviceId"), l.ID))
 	}
 	return out
