@@ -45,14 +45,23 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			}
 			defer src.close()
 			loader := config.NewLoader(src.limits())
+			// Each source is opened once: the policy step reads the same ones.
+			var baseSrc config.Source
 			var baseState *config.State
 			if base != "" {
 				var err error
-				if baseState, err = src.load(loader, base); err != nil {
+				if baseSrc, err = src.open(base); err != nil {
+					return usageError("base: %w", err)
+				}
+				if baseState, err = loader.Load(baseSrc); err != nil {
 					return usageError("base: %w", err)
 				}
 			}
-			headState, err := src.load(loader, head)
+			headSrc, err := src.open(head)
+			if err != nil {
+				return usageError("head: %w", err)
+			}
+			headState, err := loader.Load(headSrc)
 			if err != nil {
 				return usageError("head: %w", err)
 			}
@@ -62,7 +71,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			}
 			denied := false
 			if pol.Enabled {
-				if denied, err = planPolicy(cmd, &src, p, base, head, &pol); err != nil {
+				if denied, err = planPolicy(cmd, p, baseSrc, headSrc, &pol); err != nil {
 					return err
 				}
 			}
@@ -74,7 +83,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 					return err
 				}
 			}
-			if planHasErrors(p) {
+			if p.HasErrors() {
 				return &exitError{code: exitInvalid}
 			}
 			if denied {
@@ -101,15 +110,6 @@ func writePlan(w io.Writer, p *plan.Plan, format string) error {
 		return p.WriteMarkdown(w)
 	}
 	return p.WriteText(w, useColor(w))
-}
-
-func planHasErrors(p *plan.Plan) bool {
-	for _, e := range p.Environments {
-		if len(e.Errors) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // useColor reports whether w is a terminal that wants colour (NO_COLOR unset).

@@ -475,28 +475,20 @@ func short(digest string) string {
 	return digest
 }
 
-// planPolicy opens base (the policy's only source) and head (to tell
-// whether the PR changes .gitops/) and attaches the verdicts to p.
-func planPolicy(cmd *cobra.Command, src *sourceFlags, p *plan.Plan, base, head string, pol *planPolicyOptions) (bool, error) {
-	var baseSrc config.Source
-	if base != "" {
-		s, err := src.open(base)
-		if err != nil {
-			return false, usageError("base: %w", err)
-		}
-		baseSrc = s
-		if pol.Head, err = src.open(head); err != nil {
-			return false, usageError("head: %w", err)
-		}
+// planPolicy attaches the verdicts to p: the policy comes from base (its
+// only source), and head tells whether the PR changes .gitops/.
+func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions) (bool, error) {
+	if base != nil {
+		pol.Head = head
 		// Revisions name their commits: the PR's shas need no flags then.
-		if g, ok := baseSrc.(*config.GitSource); ok && pol.PR.BaseSHA == "" {
+		if g, ok := base.(*config.GitSource); ok && pol.PR.BaseSHA == "" {
 			pol.PR.BaseSHA = g.Commit()
 		}
-		if g, ok := pol.Head.(*config.GitSource); ok && pol.PR.HeadSHA == "" {
+		if g, ok := head.(*config.GitSource); ok && pol.PR.HeadSHA == "" {
 			pol.PR.HeadSHA = g.Commit()
 		}
 	}
-	denied, err := attachVerdicts(cmd.Context(), p, baseSrc, *pol)
+	denied, err := attachVerdicts(cmd.Context(), p, base, *pol)
 	if err != nil {
 		return false, usageError("policy: %w", err)
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,29 +10,12 @@ import (
 	"github.com/honua-io/honua-gitops/samples"
 )
 
-// runCmd runs honua-gitops with args and returns stdout and the exit code.
+// runCmd runs honua-gitops with args (through run, as main does) and returns
+// stdout, stderr and the exit code.
 func runCmd(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	root := newRootCmd()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	code := exitOK
-	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-			if ee.err != nil {
-				errOut.WriteString(ee.err.Error())
-			}
-		} else {
-			code = exitUsage
-			errOut.WriteString(err.Error())
-		}
-	}
-	return out.String(), errOut.String(), code
+	code, out, errOut := runCLI(t, args...)
+	return out, errOut, code
 }
 
 func copySample(t *testing.T, name string) string {

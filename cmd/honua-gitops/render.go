@@ -47,7 +47,7 @@ SRC is a directory (default "."), a revision of the repository given with
 			if e == nil {
 				return usageError("environment %q not found in %s (it has: %s)", env, arg, strings.Join(st.EnvironmentNames(), ", "))
 			}
-			errs := append(errorsOf(st.Diagnostics), e.Errors()...)
+			errs := append(config.FilterSeverity(st.Diagnostics, config.SeverityError), e.Errors()...)
 			if len(errs) > 0 {
 				for _, d := range errs {
 					fmt.Fprintln(cmd.ErrOrStderr(), d)
@@ -66,14 +66,4 @@ SRC is a directory (default "."), a revision of the repository given with
 	cmd.Flags().StringVar(&env, "env", "", "the environment to render (required)")
 	cmd.Flags().StringVar(&secretsFile, "secrets-file", "", "a KEY=VALUE file of secret values, read before the process environment")
 	return cmd
-}
-
-func errorsOf(ds []config.Diagnostic) []config.Diagnostic {
-	var out []config.Diagnostic
-	for _, d := range ds {
-		if d.Severity == config.SeverityError {
-			out = append(out, d)
-		}
-	}
-	return out
 }

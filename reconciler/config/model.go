@@ -338,13 +338,15 @@ func (e *Environment) Sorted() []*Object {
 }
 
 // Errors returns the error diagnostics of the environment.
-func (e *Environment) Errors() []Diagnostic { return filterSeverity(e.Diagnostics, SeverityError) }
+func (e *Environment) Errors() []Diagnostic { return FilterSeverity(e.Diagnostics, SeverityError) }
 
 // Warnings returns the warning diagnostics of the environment.
-func (e *Environment) Warnings() []Diagnostic { return filterSeverity(e.Diagnostics, SeverityWarning) }
+func (e *Environment) Warnings() []Diagnostic { return FilterSeverity(e.Diagnostics, SeverityWarning) }
 
-func filterSeverity(ds []Diagnostic, s Severity) []Diagnostic {
-	var out []Diagnostic
+// FilterSeverity returns the diagnostics of severity s, never nil (so that
+// JSON shows an empty list as []).
+func FilterSeverity(ds []Diagnostic, s Severity) []Diagnostic {
+	out := []Diagnostic{}
 	for _, d := range ds {
 		if d.Severity == s {
 			out = append(out, d)

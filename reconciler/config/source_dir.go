@@ -10,12 +10,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // DirSource is a config repository in a directory on disk.
 type DirSource struct {
 	Root   string
 	Limits Limits
+
+	once  sync.Once
+	files []File
+	err   error
 }
 
 var _ Source = (*DirSource)(nil)
@@ -28,10 +33,16 @@ func NewDirSource(root string, lim Limits) *DirSource {
 // Name is the directory.
 func (s *DirSource) Name() string { return s.Root }
 
-// List walks the directory. Symlinks are refused: a link could point the
-// deployer at files outside the repository. Hidden folders other than
+// List walks the directory once (a source is one point in time; later
+// calls return the same listing). Symlinks are refused: a link could point
+// the deployer at files outside the repository. Hidden folders other than
 // .gitops (such as .git) are skipped.
 func (s *DirSource) List() ([]File, error) {
+	s.once.Do(func() { s.files, s.err = s.list() })
+	return s.files, s.err
+}
+
+func (s *DirSource) list() ([]File, error) {
 	lim := s.Limits.orDefault()
 	info, err := os.Lstat(s.Root)
 	if err != nil {
@@ -64,8 +75,7 @@ func (s *DirSource) List() ([]File, error) {
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
-			problems = append(problems, errorAt(Position{File: rel}, "symlink",
-				"%s is a symlink; the config tree must hold regular files only: replace it with a copy of the file", rel))
+			problems = append(problems, symlinkError(rel))
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -168,3 +178,10 @@ func cleanPath(p string) (string, error) {
 }
 
 func filepathClean(p string) string { return filepath.ToSlash(filepath.Clean(filepath.FromSlash(p))) }
+
+// symlinkError reports a symlink in a config tree (a directory or a git
+// revision): a link could point the deployer at files outside the repository.
+func symlinkError(p string) Diagnostic {
+	return errorAt(Position{File: p}, "symlink",
+		"%s is a symlink; the config tree must hold regular files only: replace it with a copy of the file", p)
+}

@@ -171,7 +171,15 @@ func (s *GitSource) list() {
 		s.err = err
 		return
 	}
-	files, problems := l.files, l.problems
+	files := l.files
+	var problems []Diagnostic
+	for _, p := range l.symlinks {
+		problems = append(problems, symlinkError(p))
+	}
+	for _, p := range l.submodules {
+		problems = append(problems, errorAt(Position{File: p}, "not-regular",
+			"%s is a git submodule; the config tree must hold regular files only: vendor its files instead", p))
+	}
 	if len(files) > s.lim.MaxFiles {
 		problems = append(problems, errorAt(Position{File: files[s.lim.MaxFiles].Path}, "too-many-files",
 			"the config tree has more than %d files: remove unused files or raise --max-files", s.lim.MaxFiles))
@@ -186,8 +194,10 @@ func (s *GitSource) list() {
 // treeListing is the regular files under one git tree, paths relative to
 // it, sorted; and the entries that are not regular files.
 type treeListing struct {
-	files    []File
-	problems []Diagnostic
+	files []File
+	// symlinks and submodules hold the paths (relative to the tree) of the
+	// entries that are not regular files.
+	symlinks, submodules []string
 }
 
 // maxTreeCache bounds the listings a Repository keeps.
@@ -218,17 +228,16 @@ func (r *Repository) listTree(h plumbing.Hash, prefix string) (*treeListing, err
 					f.Path = e.Name + "/" + f.Path
 					l.files = append(l.files, f)
 				}
-				for _, d := range sub.problems {
-					d.File = e.Name + "/" + d.File
-					d.Message = e.Name + "/" + d.Message
-					l.problems = append(l.problems, d)
+				for _, p := range sub.symlinks {
+					l.symlinks = append(l.symlinks, e.Name+"/"+p)
+				}
+				for _, p := range sub.submodules {
+					l.submodules = append(l.submodules, e.Name+"/"+p)
 				}
 			case filemode.Symlink:
-				l.problems = append(l.problems, errorAt(Position{File: e.Name}, "symlink",
-					"%s is a symlink; the config tree must hold regular files only: replace it with a copy of the file", e.Name))
+				l.symlinks = append(l.symlinks, e.Name)
 			case filemode.Submodule:
-				l.problems = append(l.problems, errorAt(Position{File: e.Name}, "not-regular",
-					"%s is a git submodule; the config tree must hold regular files only: vendor its files instead", e.Name))
+				l.submodules = append(l.submodules, e.Name)
 			default:
 				l.files = append(l.files, File{Path: e.Name, Hash: e.Hash.String()})
 			}

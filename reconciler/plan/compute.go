@@ -38,8 +38,8 @@ func Compute(base, head *config.State, envs []string) *Plan {
 
 	p := &Plan{Version: Version, Environments: make([]Environment, 0, len(names)), Errors: []config.Diagnostic{}, Warnings: []config.Diagnostic{}}
 	if head != nil {
-		p.Errors = severity(head.Diagnostics, config.SeverityError)
-		p.Warnings = severity(head.Diagnostics, config.SeverityWarning)
+		p.Errors = config.FilterSeverity(head.Diagnostics, config.SeverityError)
+		p.Warnings = config.FilterSeverity(head.Diagnostics, config.SeverityWarning)
 	}
 	for _, name := range names {
 		p.Environments = append(p.Environments, computeEnvironment(name, environment(base, name), environment(head, name), p.Errors, p.Warnings))
@@ -81,16 +81,6 @@ func sortedUnique(names []string) []string {
 		}
 	}
 	sort.Strings(out)
-	return out
-}
-
-func severity(ds []config.Diagnostic, s config.Severity) []config.Diagnostic {
-	out := []config.Diagnostic{}
-	for _, d := range ds {
-		if d.Severity == s {
-			out = append(out, d)
-		}
-	}
 	return out
 }
 
@@ -207,7 +197,7 @@ func headDiagnostics(e *config.Environment, s config.Severity) []config.Diagnost
 	if e == nil {
 		return nil
 	}
-	return severity(e.Diagnostics, s)
+	return config.FilterSeverity(e.Diagnostics, s)
 }
 
 func changeLess(a, b *Change) bool {
