@@ -142,6 +142,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 			ast.Item(key("modified"), intT(s.Modified)),
 			ast.Item(key("removed"), intT(s.Removed)),
 			ast.Item(key("breaking"), intT(s.Breaking)),
+			ast.Item(key("secretRefs"), intT(s.SecretRefs)),
 		)),
 		ast.Item(key("changes"), ast.ArrayTerm(changes...)),
 		ast.Item(key("errors"), ast.ArrayTerm(errs...)),
@@ -214,6 +215,7 @@ var keys = func() map[string]*ast.Term {
 		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
 		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
 		"wait_timer", "type", "slug", "succeeded_at", "index", "kinds", "actions",
+		"secretRefs", "name", "part",
 	} {
 		m[k] = ast.StringTerm(k)
 	}
@@ -224,6 +226,7 @@ var (
 	kKind, kID, kAction, kBreaking, kRisk = key("kind"), key("id"), key("action"), key("breaking"), key("risk")
 	kReasons, kFile, kLine, kCollections  = key("reasons"), key("file"), key("line"), key("collections")
 	kDetails, kPath, kFrom, kTo           = key("details"), key("path"), key("from"), key("to")
+	kSecretRefs, kName, kPart             = key("secretRefs"), key("name"), key("part")
 )
 
 // planIndex is input.plan.index: what the built-in rules would otherwise
@@ -394,9 +397,31 @@ func convertChanges(cs []plan.Change, out []*ast.Term, details bool) error {
 			ast.Item(kLine, ast.IntNumberTerm(c.Line)),
 			ast.Item(kCollections, b.strs(c.Collections)),
 			ast.Item(kDetails, detailsT),
+			ast.Item(kSecretRefs, b.secretRefs(c.SecretRefs)),
 		))
 	}
 	return nil
+}
+
+// secretRefs converts a change's secret-reference uses; nil is null, as
+// in the JSON encoding.
+func (b *builder) secretRefs(rs []plan.SecretRef) *ast.Term {
+	switch {
+	case rs == nil:
+		return ast.InternedNullTerm
+	case len(rs) == 0:
+		return ast.InternedEmptyArray
+	}
+	ts := make([]*ast.Term, len(rs))
+	for i, r := range rs {
+		ts[i] = b.terms.new(ast.NewObject(
+			ast.Item(kName, b.str(r.Name)),
+			ast.Item(kPath, b.intern(r.Path)),
+			ast.Item(kPart, b.intern(r.Part)),
+			ast.Item(kAction, b.intern(string(r.Action))),
+		))
+	}
+	return b.terms.new(ast.NewArray(ts...))
 }
 
 // termSlab allocates terms in blocks: a plan of thousands of changes makes

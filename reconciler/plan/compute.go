@@ -172,7 +172,7 @@ func settingChanges(base, head *config.Environment) []Change {
 	}
 	var out []Change
 	add := func(key string, a Action, from, to map[string]any) {
-		c := Change{Kind: KindSetting, ID: key, Action: a, Reasons: []string{}, Collections: []string{}, Risk: RiskMedium}
+		c := Change{Kind: KindSetting, ID: key, Action: a, Reasons: []string{}, Collections: []string{}, SecretRefs: []SecretRef{}, Risk: RiskMedium}
 		c.Details = redactDetails(Details(from, to))
 		out = append(out, c)
 	}
@@ -352,6 +352,7 @@ func newChange(o *config.Object, a Action) Change {
 		Line:        o.Pos.Line,
 		Collections: []string{},
 		Details:     []Detail{},
+		SecretRefs:  []SecretRef{},
 		Risk:        RiskLow,
 	}
 }

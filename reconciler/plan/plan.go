@@ -100,6 +100,10 @@ type Summary struct {
 	Modified int `json:"modified"`
 	Removed  int `json:"removed"`
 	Breaking int `json:"breaking"`
+	// SecretRefs counts the uses of secret references (${NAME}) that the
+	// changes add or remove, so that a policy can ask for approval of a
+	// change to where secrets go.
+	SecretRefs int `json:"secretRefs"`
 }
 
 // Change is what happens to one object.
@@ -118,6 +122,26 @@ type Change struct {
 	// clients see the change.
 	Collections []string `json:"collections"`
 	Details     []Detail `json:"details"`
+	// SecretRefs are the uses of secret references the change adds or
+	// removes: by name and where they are used, never by value.
+	SecretRefs []SecretRef `json:"secretRefs"`
+}
+
+// SecretRef is one use of a secret reference (${NAME}) that a change adds
+// or removes. Moving a reference to another part of a connection string
+// (from the password to the host, say) removes one use and adds another:
+// where a secret goes matters as much as which secret it is.
+type SecretRef struct {
+	// Name is the reference's name, NAME in ${NAME}.
+	Name string `json:"name"`
+	// Path is the field that holds it ("connectionString").
+	Path string `json:"path"`
+	// Part is where in the value it is used: a connection-string key
+	// ("password", "host"), "userinfo" or "host" of a URL, or "" for the
+	// whole value.
+	Part string `json:"part"`
+	// Action is add or remove.
+	Action Action `json:"action"`
 }
 
 // Detail is one changed field. From is null for an added field, To for a
@@ -136,6 +160,7 @@ func (p *Plan) Total() Summary {
 		t.Modified += e.Summary.Modified
 		t.Removed += e.Summary.Removed
 		t.Breaking += e.Summary.Breaking
+		t.SecretRefs += e.Summary.SecretRefs
 	}
 	return t
 }
