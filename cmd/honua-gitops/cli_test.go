@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -214,11 +216,24 @@ func TestRender(t *testing.T) {
 		}
 	}
 
-	t.Setenv("KAILUA_PG_PASSWORD_PROD", "")
-	os.Unsetenv("KAILUA_PG_PASSWORD_PROD")
+	// Only what the operator provides for secrets is read: the variable of
+	// the reference's own name only with --secret-env, the prefixed one
+	// always.
+	t.Setenv("KAILUA_PG_PASSWORD_PROD", "from-env")
+	t.Setenv(config.SecretEnvPrefix+"KAILUA_PG_PASSWORD_PROD", "")
+	os.Unsetenv(config.SecretEnvPrefix + "KAILUA_PG_PASSWORD_PROD")
 	code, out, stderr = runCLI(t, "render", "--env", "production", samplesDir+"config")
 	if code != 1 || out != "" || !strings.Contains(stderr, "${KAILUA_PG_PASSWORD_PROD} is not set") {
 		t.Errorf("missing secret: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, "render", "--env", "production", "--secret-env", "KAILUA_PG_PASSWORD_PROD", samplesDir+"config")
+	if code != 0 || !strings.Contains(out, "Password=from-env") {
+		t.Errorf("--secret-env: exit %d, stderr %s", code, stderr)
+	}
+	t.Setenv(config.SecretEnvPrefix+"KAILUA_PG_PASSWORD_PROD", "pre;fixed")
+	code, out, stderr = runCLI(t, "render", "--env", "production", samplesDir+"config")
+	if code != 0 || !strings.Contains(out, "Password=pre;fixed") {
+		t.Errorf("prefixed variable: exit %d, stderr %s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "render", "--env", "qa", samplesDir+"config")
 	if code != 2 || !strings.Contains(stderr, `environment "qa" not found`) {
@@ -228,62 +243,4 @@ func TestRender(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--env is required") {
 		t.Errorf("no --env: exit %d, %s", code, stderr)
 	}
-}
-
-func TestParseSecretsFile(t *testing.T) {
-	got, err := parseSecretsFile("s.env", []byte("A=1\n\n# c\nexport B = \"two words\"\nC='x=y'\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["A"] != "1" || got["B"] != "two words" || got["C"] != "x=y" {
-		t.Errorf("got %v", got)
-	}
-	for _, bad := range []struct{ in, want string }{
-		{"A=1\nnope\n", "s.env:2: expected KEY=VALUE"},
-		{"1A=x\n", `s.env:1: "1A" is not a valid name`},
-		{"A='open\n", "s.env:1: the value of A opens a quote"},
-		{"A=1\nA=2\n", "s.env:2: A is set twice"},
-	} {
-		_, err := parseSecretsFile("s.env", []byte(bad.in))
-		if err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%q: err = %v, want %q", bad.in, err, bad.want)
-		}
-	}
-}
-
-// FuzzParseSecretsFile: the secrets-file parser never panics, returns
-// nothing half-read on error, accepts only valid names, and what it reads
-// survives being written back and read again.
-func FuzzParseSecretsFile(f *testing.F) {
-	f.Add([]byte("A=1\nexport B='x'\n# c\n"))
-	f.Add([]byte("A=\"unterminated\n"))
-	f.Add([]byte("A= 'q' \r\nB=\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseSecretsFile("f", data)
-		if err != nil {
-			if m != nil {
-				t.Fatalf("error %v with a partial result", err)
-			}
-			return
-		}
-		var again bytes.Buffer
-		for k, v := range m {
-			if !secretNameRe.MatchString(k) {
-				t.Fatalf("invalid name %q accepted", k)
-			}
-			if strings.ContainsAny(v, "'\n\r") {
-				continue
-			}
-			again.WriteString(k + "='" + v + "'\n")
-		}
-		m2, err := parseSecretsFile("f", again.Bytes())
-		if err != nil {
-			t.Fatalf("re-reading %q: %v", again.String(), err)
-		}
-		for k, v := range m2 {
-			if m[k] != v {
-				t.Fatalf("%s: %q became %q", k, m[k], v)
-			}
-		}
-	})
 }

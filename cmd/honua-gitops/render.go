@@ -14,14 +14,20 @@ func newRenderCmd() *cobra.Command {
 		src         sourceFlags
 		env         string
 		secretsFile string
+		secretEnv   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "render --env NAME [SRC]",
 		Short: "Print an environment's Honua metadata document (JSON), common merged in and secrets filled",
 		Long: `Render prints the single Honua metadata document of one environment: the
-environment's objects merged over common's, every ${NAME} reference filled
-from --secrets-file or the process environment. A reference with no value is
-an error that names it; it is never rendered as an empty string.
+environment's objects merged over common's, every ${NAME} reference of a data
+source's connectionString filled (references anywhere else are validation
+errors). Values come only from what the operator provides for secrets:
+--secrets-file first, then the environment variable HONUA_SECRET_<NAME>, then
+the variables named with --secret-env. No other variable of the environment
+is read, so a config cannot copy the runner's own credentials into the
+document. A reference with no value is an error that names it; it is never
+rendered as an empty string.
 
 SRC is a directory (default "."), a revision of the repository given with
 --repo, or an embedded sample ("sample:config").`,
@@ -34,7 +40,7 @@ SRC is a directory (default "."), a revision of the repository given with
 			if len(args) == 1 {
 				arg = args[0]
 			}
-			secrets, err := secretsFrom(secretsFile)
+			secrets, err := secretsFrom(secretsFile, secretEnv)
 			if err != nil {
 				return usageError("%w", err)
 			}
@@ -64,6 +70,7 @@ SRC is a directory (default "."), a revision of the repository given with
 	}
 	src.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&env, "env", "", "the environment to render (required)")
-	cmd.Flags().StringVar(&secretsFile, "secrets-file", "", "a KEY=VALUE file of secret values, read before the process environment")
+	cmd.Flags().StringVar(&secretsFile, "secrets-file", "", "a NAME=value file of secret values, read first")
+	cmd.Flags().StringArrayVar(&secretEnv, "secret-env", nil, "also fill ${NAME} from the environment variable NAME itself (repeatable; HONUA_SECRET_NAME is always read)")
 	return cmd
 }

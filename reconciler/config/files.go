@@ -169,6 +169,9 @@ func (pf *parsedFile) document(d *decoder, root *yaml.Node, env string) {
 			}
 			d.paths = nil
 			val := d.value(v, "", 1)
+			if !d.failed {
+				pf.diags = append(pf.diags, checkExtraSecrets(key, val, d.pos(k))...)
+			}
 			if pf.extra == nil {
 				pf.extra = map[string]extraValue{}
 			}

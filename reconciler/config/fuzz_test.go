@@ -52,18 +52,40 @@ func FuzzParseFile(f *testing.F) {
 	})
 }
 
-// FuzzInlineSecrets checks the connection-string scanner: it never panics,
-// and a string that is one ${NAME} reference per secret never trips it.
-func FuzzInlineSecrets(f *testing.F) {
+// FuzzConnectionString checks the connection-string reader that validation
+// and masking share: it never panics, its spans lie inside the string, it
+// reports only credential keys, and masking is complete: read again, the
+// masked string has no credential left but ***, references and empty
+// values.
+func FuzzConnectionString(f *testing.F) {
+	for _, c := range connectionStringCases {
+		f.Add(c.in)
+	}
 	f.Add("Host=db;Password=${PG}")
-	f.Add("postgres://u:p@h/db?sslmode=require")
 	f.Add("Server=x;Pwd='abc';")
 	f.Add("host=a password=b")
+	f.Add("jdbc:sqlserver://h;password={a;b}}c};user=u")
+	f.Add("Password=\"unclosed;Host=x")
 	f.Fuzz(func(t *testing.T, cs string) {
-		found := inlineSecrets(cs)
-		for _, k := range found {
-			if !secretKeyRe.MatchString(strings.ReplaceAll(k, "_", "")) && !secretKeyRe.MatchString(k) && k != "password" {
-				t.Fatalf("reported %q, which is not a secret key", k)
+		for _, p := range connectionParts(cs) {
+			if p.start < 0 || p.end > len(cs) || p.start > p.end {
+				t.Fatalf("part %+v outside %q", p, cs)
+			}
+		}
+		for _, k := range inlineSecrets(cs) {
+			if !IsCredentialKey(k) && k != "password" {
+				t.Fatalf("reported %q, which is not a credential key", k)
+			}
+		}
+		masked := RedactConnectionString(cs)
+		for _, p := range credentialSpans(masked) {
+			// Read again, the masked string may split differently (a
+			// hidden ';' no longer separates): what is left around *** is
+			// at most quoting.
+			raw := strings.TrimSpace(masked[p.start:p.end])
+			v := strings.Trim(raw, " \t\"'{}")
+			if v != "" && v != Redacted && !isSecretRef(raw) {
+				t.Fatalf("%q masked to %q still shows %s=%q", cs, masked, p.key, v)
 			}
 		}
 	})

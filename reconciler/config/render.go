@@ -55,7 +55,7 @@ func Render(env *Environment, secrets Secrets) (map[string]any, error) {
 	delete(doc, KindRaster.documentKey()) // optional: only when there are rasters
 	var missing []MissingSecret
 	for _, o := range env.Sorted() {
-		v := fill(o, "", o.Value, secrets, &missing).(map[string]any)
+		v := fill(o, secrets, &missing)
 		if o.Kind == KindCatalog {
 			doc["catalog"] = v
 			continue
@@ -87,26 +87,19 @@ func RenderJSON(env *Environment, secrets Secrets) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// fill copies v with ${NAME} references in strings replaced by their values.
-func fill(o *Object, path string, v any, secrets Secrets, missing *[]MissingSecret) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = fill(o, joinPath(path, k), e, secrets, missing)
+// fill copies o's value (the document must not share maps with the
+// state, which is cached and shared) with the ${NAME} references of its
+// secret fields (SecretFields, top-level fields) replaced by their values.
+// References anywhere else are validation errors, and an environment with
+// errors is never rendered, so nothing else is filled.
+func fill(o *Object, secrets Secrets, missing *[]MissingSecret) map[string]any {
+	out := deepCopy(o.Value).(map[string]any)
+	for _, path := range SecretFields[o.Kind] {
+		s, ok := out[path].(string)
+		if !ok || !strings.Contains(s, "${") {
+			continue
 		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = fill(o, fmt.Sprintf("%s[%d]", path, i), e, secrets, missing)
-		}
-		return out
-	case string:
-		if !strings.Contains(t, "${") {
-			return t
-		}
-		return secretRefRe.ReplaceAllStringFunc(t, func(ref string) string {
+		out[path] = secretRefRe.ReplaceAllStringFunc(s, func(ref string) string {
 			name := ref[2 : len(ref)-1]
 			if secrets != nil {
 				if val, ok := secrets(name); ok {
@@ -116,6 +109,24 @@ func fill(o *Object, path string, v any, secrets Secrets, missing *[]MissingSecr
 			*missing = append(*missing, MissingSecret{Name: name, Pos: o.PosOf(path)})
 			return ref
 		})
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
 	}
 	return v
 }

@@ -1,86 +1,51 @@
 package config
 
 import (
-	"net/url"
+	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
+
+// Secrets never live in Git: a config names them as ${NAME} references, and
+// whatever renders the document fills them from what the operator provided
+// for that purpose. A reference is only filled where a secret belongs,
+// SecretFields; anywhere else a pull request could copy any secret of the
+// runner into public metadata (title: "Parks ${RUNNER_TOKEN}"), so a
+// reference elsewhere is a validation error.
+
+// SecretFields are the fields, per kind, whose ${NAME} references are filled
+// when the document is rendered: a data source's connection string, the one
+// place Honua's document carries credentials (rasters name theirs with
+// source.credentialsId, an id, not a secret).
+var SecretFields = map[Kind][]string{
+	KindDataSource: {"connectionString"},
+}
+
+// IsSecretField reports whether the field at path of an object of kind k
+// may hold ${NAME} references.
+func IsSecretField(k Kind, path string) bool {
+	for _, f := range SecretFields[k] {
+		if f == path {
+			return true
+		}
+	}
+	return false
+}
 
 // secretRefRe matches a ${NAME} reference to a secret.
 var secretRefRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// secretKeyRe matches the keys of a connection string that carry secrets.
-var secretKeyRe = regexp.MustCompile(`(?i)^(password|pwd|passwd|secret|client_?secret|token|access_?token|api_?key|account_?key|shared_?access_?key|sas_?token|private_?key)$`)
+// anyRefRe matches anything written like a reference, ${...}, for the error
+// outside secret fields.
+var anyRefRe = regexp.MustCompile(`\$\{[^}]*\}`)
 
-// checkSecrets reports a data source whose connection string carries a
-// secret inline instead of as a ${NAME} reference. The message never repeats
-// the secret.
-func checkSecrets(o *Object, what string) []Diagnostic {
-	cs, _ := o.Value["connectionString"].(string)
-	if cs == "" {
-		return nil
-	}
-	var ds []Diagnostic
-	for _, key := range inlineSecrets(cs) {
-		ds = append(ds, errorAt(o.PosOf("connectionString"), "inline-secret",
-			"%s: connectionString carries the %s inline; secrets must never be in Git: replace the value with a reference such as ${%s} and give the runner that variable",
-			what, key, suggestSecretName(o.ID, key)))
-	}
-	return ds
-}
-
-// inlineSecrets returns the names of the secret-bearing parts of a
-// connection string whose value is not a whole ${NAME} reference.
-func inlineSecrets(cs string) []string {
-	var found []string
-	// URL form: scheme://user:password@host/db?password=...
-	if i := strings.Index(cs, "://"); i > 0 && !strings.Contains(cs[:i], ";") {
-		if u, err := url.Parse(cs); err == nil {
-			if p, ok := u.User.Password(); ok && !isSecretRef(p) {
-				found = append(found, "password")
-			}
-			for k, vs := range u.Query() {
-				if secretKeyRe.MatchString(strings.ReplaceAll(k, " ", "")) {
-					for _, v := range vs {
-						if !isSecretRef(v) {
-							found = append(found, strings.ToLower(k))
-						}
-					}
-				}
-			}
-			return found
-		}
-	}
-	// Key=value;key=value (ADO.NET, libpq "key=value key=value").
-	sep := ";"
-	if !strings.Contains(cs, ";") {
-		sep = " "
-	}
-	for _, part := range strings.Split(cs, sep) {
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			continue
-		}
-		k = strings.ReplaceAll(strings.TrimSpace(k), " ", "")
-		v = strings.Trim(strings.TrimSpace(v), `'"`)
-		if secretKeyRe.MatchString(k) && v != "" && !isSecretRef(v) {
-			found = append(found, strings.ToLower(k))
-		}
-	}
-	return found
-}
+// IsSecretRef reports whether v is exactly one ${NAME} reference.
+func IsSecretRef(v string) bool { return isSecretRef(v) }
 
 func isSecretRef(v string) bool {
 	m := secretRefRe.FindStringIndex(v)
 	return m != nil && m[0] == 0 && m[1] == len(v)
-}
-
-func suggestSecretName(id, key string) string {
-	name := strings.ToUpper(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(id, "_"))
-	if key == "pwd" || key == "passwd" {
-		key = "password"
-	}
-	return strings.Trim(name, "_") + "_" + strings.ToUpper(key)
 }
 
 // SecretRefs returns the names of the ${NAME} references in s.
@@ -90,4 +55,132 @@ func SecretRefs(s string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// SecretUse is one use of a ${NAME} reference: which field holds it and
+// where in the field's value it is (Part: the connection-string key it is
+// the value of, normalised, such as "password" or "host"; "user",
+// "password" or "host" in a URL; "" when it is in no part).
+type SecretUse struct {
+	Name string
+	Path string
+	Part string
+}
+
+// SecretUses returns the uses of ${NAME} references in the secret fields
+// of o, sorted. The plan compares them between base and head: a reference
+// that appears, disappears or moves (from a password to a host, where a
+// driver would send it to a server) is a change a reviewer must see.
+func SecretUses(o *Object) []SecretUse {
+	var out []SecretUse
+	for _, path := range SecretFields[o.Kind] {
+		s, ok := Lookup(o.Value, path).(string)
+		if !ok || !strings.Contains(s, "${") {
+			continue
+		}
+		parts := connectionParts(s)
+		for _, m := range secretRefRe.FindAllStringSubmatchIndex(s, -1) {
+			u := SecretUse{Name: s[m[2]:m[3]], Path: path}
+			for _, p := range parts {
+				if p.start <= m[0] && m[1] <= p.end {
+					u.Part = p.key
+					break
+				}
+			}
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Part < b.Part
+	})
+	return out
+}
+
+// checkSecrets walks an object's value: a ${...} reference outside the
+// secret fields is an error (it would never be filled, and filling it would
+// publish a secret); a credential written inline, in a connection string or
+// as the value of a credential key anywhere (password: hunter2), is an
+// error that never repeats the value.
+func checkSecrets(o *Object, what string) []Diagnostic {
+	var ds []Diagnostic
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				p := joinPath(path, k)
+				if s, ok := t[k].(string); ok && IsCredentialKey(k) && strings.TrimSpace(s) != "" && !strings.Contains(s, "${") && !IsSecretField(o.Kind, p) {
+					ds = append(ds, errorAt(o.PosOf(p), "inline-secret",
+						"%s: %s holds a credential inline; secrets must never be in Git, and honua-gitops fills secret references only in %s: remove it and give the server the secret another way",
+						what, p, secretFieldList()))
+					continue
+				}
+				walk(p, t[k])
+			}
+		case []any:
+			for i, e := range t {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case string:
+			if IsSecretField(o.Kind, path) {
+				for _, key := range inlineSecrets(t) {
+					ds = append(ds, errorAt(o.PosOf(path), "inline-secret",
+						"%s: %s carries the %s inline; secrets must never be in Git: replace the value with a reference such as ${%s} and give the runner that secret",
+						what, path, key, suggestSecretName(o.ID, key)))
+				}
+				if m := anyRefRe.FindString(t); m != "" && !secretRefRe.MatchString(m) {
+					ds = append(ds, errorAt(o.PosOf(path), "secret-reference",
+						"%s: %s has a reference that is not ${NAME}: a name is letters, digits and _, not starting with a digit", what, path))
+				}
+				return
+			}
+			if strings.Contains(t, "${") && anyRefRe.MatchString(t) {
+				ds = append(ds, errorAt(o.PosOf(path), "secret-reference",
+					"%s: %s holds a ${...} reference, but references are filled only in %s, where secrets belong (elsewhere a change could publish a secret): write the value itself",
+					what, path, secretFieldList()))
+			}
+		}
+	}
+	walk("", o.Value)
+	return ds
+}
+
+// checkExtraSecrets applies the same rules to a top-level key that holds no
+// objects (server), whose fields have no positions of their own.
+func checkExtraSecrets(key string, v any, pos Position) []Diagnostic {
+	o := &Object{Kind: Kind("setting"), ID: key, Pos: pos, Value: map[string]any{key: v}}
+	return checkSecrets(o, "top-level key "+key)
+}
+
+func secretFieldList() string {
+	var out []string
+	for _, k := range Kinds {
+		for _, f := range SecretFields[k] {
+			out = append(out, fmt.Sprintf("a %s's %s", k, f))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+var nonAlnumRe = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+func suggestSecretName(id, key string) string {
+	name := strings.ToUpper(nonAlnumRe.ReplaceAllString(id, "_"))
+	switch {
+	case strings.HasSuffix(key, "pwd"), strings.HasSuffix(key, "passwd"):
+		key = strings.TrimSuffix(strings.TrimSuffix(key, "pwd"), "passwd") + "password"
+	}
+	return strings.Trim(name, "_") + "_" + strings.ToUpper(nonAlnumRe.ReplaceAllString(key, "_"))
 }

@@ -44,9 +44,8 @@ func checkObject(o *Object) []Diagnostic {
 		ds = append(ds, checkLayer(o, what)...)
 	case KindStyle:
 		ds = append(ds, checkStyle(o, what)...)
-	case KindDataSource:
-		ds = append(ds, checkSecrets(o, what)...)
 	}
+	ds = append(ds, checkSecrets(o, what)...)
 	return ds
 }
 

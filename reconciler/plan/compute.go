@@ -148,6 +148,7 @@ func computeEnvironment(name string, base, head *config.Environment, repoErrors,
 		if c.Breaking {
 			env.Summary.Breaking++
 		}
+		env.Summary.SecretRefs += len(c.SecretRefs)
 		env.Risk = env.Risk.Max(c.Risk)
 	}
 	return env
@@ -173,7 +174,7 @@ func settingChanges(base, head *config.Environment) []Change {
 	var out []Change
 	add := func(key string, a Action, from, to map[string]any) {
 		c := Change{Kind: KindSetting, ID: key, Action: a, Reasons: []string{}, Collections: []string{}, SecretRefs: []SecretRef{}, Risk: RiskMedium}
-		c.Details = redactDetails(Details(from, to))
+		c.Details = redactDetails(KindSetting, Details(from, to))
 		out = append(out, c)
 	}
 	for k, bv := range b {
@@ -311,6 +312,7 @@ func (d *envDiff) add(o *config.Object) Change {
 	c := newChange(o, ActionAdd)
 	c.Collections = d.head.collections(o)
 	c.Risk = addRisk(o)
+	c.SecretRefs = secretRefChanges(nil, config.SecretUses(o))
 	return c
 }
 
@@ -323,12 +325,15 @@ func (d *envDiff) remove(o *config.Object, renamedTo *config.Object) Change {
 	if o.Kind == config.KindDataSource {
 		c.Risk = RiskCritical
 	}
+	c.SecretRefs = secretRefChanges(config.SecretUses(o), nil)
 	return c
 }
 
 func (d *envDiff) modify(b, h *config.Object) Change {
 	c := newChange(h, ActionModify)
-	c.Details = Details(b.Value, h.Value)
+	// Secrets are hidden before anything reads the details: the breaking
+	// reasons quote their values.
+	c.Details = redactDetails(h.Kind, collapseSecretFields(h.Kind, b.Value, h.Value, Details(b.Value, h.Value)))
 	if h.Kind == config.KindLayer {
 		c.Collections = unionSorted(d.base.collections(b), d.head.collections(h))
 	} else {
@@ -338,7 +343,7 @@ func (d *envDiff) modify(b, h *config.Object) Change {
 	}
 	c.Reasons, c.Risk = classifyModify(b, h, c.Details, c.Collections)
 	c.Breaking = len(c.Reasons) > 0
-	c.Details = redactDetails(c.Details)
+	c.SecretRefs = secretRefChanges(config.SecretUses(b), config.SecretUses(h))
 	return c
 }
 
@@ -452,5 +457,37 @@ func (s *side) appendServiceLayers(out []string, svc *config.Object) []string {
 	for _, l := range s.referrers(config.KindService, svc.ID, config.KindLayer) {
 		out = append(out, config.CollectionID(str(l.Value, "serviceId"), l.ID))
 	}
+	return out
+}
+
+// secretRefChanges compares the uses of secret references of an object in
+// base and head (each sorted) as multisets: a use is a reference name in a
+// field and a part of it, so a reference that moves from the password to
+// the host of a connection string is one use removed and one added.
+func secretRefChanges(base, head []config.SecretUse) []SecretRef {
+	out := []SecretRef{}
+	count := map[config.SecretUse]int{}
+	for _, u := range base {
+		count[u]--
+	}
+	for _, u := range head {
+		count[u]++
+	}
+	emit := func(us []config.SecretUse, sign int, a Action) {
+		for _, u := range us {
+			if n := count[u]; n*sign > 0 {
+				count[u] -= sign
+				out = append(out, SecretRef{Name: u.Name, Path: u.Path, Part: u.Part, Action: a})
+			}
+		}
+	}
+	emit(base, -1, ActionRemove)
+	emit(head, 1, ActionAdd)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return actionOrder(out[i].Action) < actionOrder(out[j].Action)
+	})
 	return out
 }

@@ -265,14 +265,14 @@ func TestEnvironments(t *testing.T) {
 
 	t.Run("nil base adds everything", func(t *testing.T) {
 		p := Compute(nil, head, []string{"production"})
-		if got := p.Environments[0].Summary; got != (Summary{Added: len(baseObjects())}) {
+		if got := p.Environments[0].Summary; got != (Summary{Added: len(baseObjects()), SecretRefs: secretUses(baseObjects())}) {
 			t.Errorf("summary = %+v", got)
 		}
 	})
 
 	t.Run("nil head removes everything", func(t *testing.T) {
 		p := Compute(base, nil, []string{"production"})
-		if got := p.Environments[0].Summary; got != (Summary{Removed: len(baseObjects()), Breaking: len(baseObjects())}) {
+		if got := p.Environments[0].Summary; got != (Summary{Removed: len(baseObjects()), Breaking: len(baseObjects()), SecretRefs: secretUses(baseObjects())}) {
 			t.Errorf("summary = %+v", got)
 		}
 		if p.Environments[0].Risk != RiskCritical {
@@ -312,7 +312,8 @@ func TestSettings(t *testing.T) {
 func TestTotals(t *testing.T) {
 	base, head := kailua()
 	p := Compute(base, head, nil)
-	if diff := cmp.Diff(Summary{Added: 2, Modified: 2, Removed: 2, Breaking: 4}, p.Total()); diff != "" {
+	// The secret references: production's data source renames its password's.
+	if diff := cmp.Diff(Summary{Added: 2, Modified: 2, Removed: 2, Breaking: 4, SecretRefs: 2}, p.Total()); diff != "" {
 		t.Errorf("Total (-want +got):\n%s", diff)
 	}
 	if !p.HasChanges() || !p.HasErrors() {
@@ -340,4 +341,13 @@ func TestComputeConcurrently(t *testing.T) {
 			t.Errorf("plan %d has digest %s, want %s", i, d, want)
 		}
 	}
+}
+
+// secretUses counts the uses of secret references of objs.
+func secretUses(objs []*config.Object) int {
+	n := 0
+	for _, o := range objs {
+		n += len(config.SecretUses(o))
+	}
+	return n
 }
