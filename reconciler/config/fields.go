@@ -148,19 +148,39 @@ func kindOfDocumentKey(key string) (Kind, bool) {
 	return "", false
 }
 
-// suggest returns the known name closest to name ("did you mean"), or "".
+// maxSuggestLen bounds the names "did you mean" compares, in characters:
+// a typo in a name longer than that is not worth guessing, and comparing
+// long names costs the product of their lengths.
+const maxSuggestLen = 64
+
+// suggest returns the known name closest to name ("did you mean"), or "":
+// one that differs only in case, or within two edits (one for names of up
+// to four characters). Names longer than maxSuggestLen are not compared,
+// and the distance is computed only as far as the limit, so the cost is
+// bounded by the number of known names.
 func suggest(name string, known []string) string {
-	lower := strings.ToLower(name)
+	lower := []rune(strings.ToLower(name))
+	if len(lower) > maxSuggestLen {
+		return ""
+	}
+	folded := FoldID(name)
 	best, bestDist := "", 3
 	for _, k := range known {
-		if strings.ToLower(k) == lower {
-			return k
+		if len(k) > 4*maxSuggestLen {
+			continue // more than maxSuggestLen characters, whatever they are
+		}
+		kl := []rune(strings.ToLower(k))
+		if len(kl) > maxSuggestLen {
+			continue
+		}
+		if FoldID(k) == folded {
+			return k // the same but for case
 		}
 		limit := 2
-		if len(k) <= 4 {
+		if len(kl) <= 4 {
 			limit = 1
 		}
-		if d := levenshtein(lower, strings.ToLower(k)); d <= limit && d < bestDist {
+		if d := boundedLevenshtein(lower, kl, limit); d <= limit && d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -176,23 +196,40 @@ func keysOf(m map[string]*field) []string {
 	return out
 }
 
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+// boundedLevenshtein is the edit distance of a and b when it is at most
+// limit, and limit+1 otherwise: only the band of the table within limit of
+// the diagonal is computed, and it stops as soon as a row exceeds limit.
+func boundedLevenshtein(a, b []rune, limit int) int {
+	if d := len(a) - len(b); d > limit || -d > limit {
+		return limit + 1
+	}
+	const inf = 1 << 30
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+	for i := 1; i <= len(a); i++ {
+		lo, hi := max(1, i-limit), min(len(b), i+limit)
+		for j := range cur {
+			cur[j] = inf
+		}
+		if i <= limit {
+			cur[0] = i
+		}
+		rowMin := cur[0]
+		for j := lo; j <= hi; j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return min(prev[len(b)], limit+1)
 }

@@ -65,6 +65,13 @@ type parsedFile struct {
 	objects []*Object
 	extra   map[string]extraValue
 	diags   []Diagnostic
+	// values is what the file expands to, aliases followed (measured
+	// before it is decoded), for the repository's budget (MaxValues).
+	values int64
+	// overBudget marks a file that was not read because the files before
+	// it spent the repository's budget; such a result depends on the other
+	// files and is never cached.
+	overBudget bool
 }
 
 type extraValue struct {
@@ -72,8 +79,11 @@ type extraValue struct {
 	pos   Position
 }
 
-// parseFile parses and checks one config file on its own.
-func parseFile(p string, data []byte, lim Limits) *parsedFile {
+// parseFile parses and checks one config file on its own. Before the file
+// is decoded, what it expands to is measured and offered to admit (nil
+// admits everything): when admit refuses, the repository's budget of values
+// is spent and the file is not decoded.
+func parseFile(p string, data []byte, lim Limits, admit func(values int64) bool) *parsedFile {
 	env, role, kind := classify(p)
 	pf := &parsedFile{}
 	if role == roleStray {
@@ -86,6 +96,11 @@ func parseFile(p string, data []byte, lim Limits) *parsedFile {
 	pf.diags = append(pf.diags, diags...)
 	if root == nil {
 		return pf
+	}
+	var e expansion
+	pf.values = min(e.measure(root).count, int64(lim.MaxNodes)+1)
+	if admit != nil && !admit(pf.values) {
+		return &parsedFile{values: pf.values, overBudget: true}
 	}
 	d := &decoder{file: p, lim: lim}
 	switch role {

@@ -28,7 +28,7 @@ func FuzzParseFile(f *testing.F) {
 	lim := Limits{MaxFileSize: 1 << 16, MaxFiles: 10, MaxDepth: 20, MaxNodes: 10_000}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, p := range paths {
-			pf := parseFile(p, data, lim.orDefault())
+			pf := parseFile(p, data, lim.orDefault(), nil)
 			for _, d := range pf.diags {
 				if d.File != p {
 					t.Fatalf("finding names %q, want %q: %s", d.File, p, d)

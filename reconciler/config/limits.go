@@ -12,6 +12,10 @@ type Limits struct {
 	// MaxNodes bounds the values one file may expand to, aliases included,
 	// which defuses "billion laughs" alias bombs.
 	MaxNodes int
+	// MaxValues bounds the values all the config files of a repository
+	// expand to together: many files just under MaxNodes would otherwise
+	// add up to gigabytes.
+	MaxValues int
 }
 
 // DefaultLimits are the limits of the loader when none are given.
@@ -20,6 +24,7 @@ var DefaultLimits = Limits{
 	MaxFiles:    100_000,
 	MaxDepth:    100,
 	MaxNodes:    1_000_000,
+	MaxValues:   5_000_000,
 }
 
 // orDefault fills zero fields from DefaultLimits.
@@ -35,6 +40,9 @@ func (l Limits) orDefault() Limits {
 	}
 	if l.MaxNodes <= 0 {
 		l.MaxNodes = DefaultLimits.MaxNodes
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultLimits.MaxValues
 	}
 	return l
 }

@@ -107,6 +107,12 @@ func (l *Loader) Load(src Source) (*State, error) {
 		st.Diagnostics = append(st.Diagnostics, errorAt(Position{File: EnvironmentsDir}, "no-environments",
 			"%s has no environments: create %s/<name>/ folders (development, staging, production) with a metadata.yaml each", src.Name(), EnvironmentsDir))
 	}
+	for name := range byEnv {
+		if r, bad := badIDRune(name); bad {
+			st.Diagnostics = append(st.Diagnostics, errorAt(Position{File: EnvironmentsDir + "/" + name}, "environment-name",
+				"the environment folder %q holds the control or invisible character %U: rename the folder", name, r))
+		}
+	}
 	commonFP := fingerprint(byEnv[CommonEnv])
 	common := l.layer(CommonEnv, commonFP, byEnv[CommonEnv], parsed)
 	for name, own := range byEnv {
@@ -186,9 +192,17 @@ var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // parseAll parses the config files of files, from the cache where it can,
 // with one worker per CPU for the rest.
+//
+// The files of a repository share one budget of values (lim.MaxValues),
+// spent in path order, so that which files are read does not depend on
+// which worker was faster: each file is measured before it is decoded,
+// waits until the files before it have been measured, and is decoded only
+// if the budget allows. A file the budget does not allow (and every file
+// after it) is not read and says why.
 func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*parsedFile, error) {
 	out := make(map[string]*parsedFile, len(files))
 	var todo []File
+	var config []File // every config file, in path order
 	l.mu.Lock()
 	if l.cache == nil {
 		l.cache = map[fileKey]*parsedFile{}
@@ -198,6 +212,7 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 		if env == "" || role == roleIgnored {
 			continue
 		}
+		config = append(config, f)
 		if pf, ok := l.cache[cacheKey(f)]; ok {
 			out[f.Path] = pf
 			continue
@@ -205,8 +220,55 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 		todo = append(todo, f)
 	}
 	l.mu.Unlock()
-	if len(todo) == 0 {
-		return out, nil
+	if len(todo) > 0 {
+		results, err := l.parseNew(src, config, todo, out, lim)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if len(l.cache)+len(todo) > maxCacheEntries {
+			l.cache = map[fileKey]*parsedFile{}
+		}
+		for i, f := range todo {
+			out[f.Path] = results[i]
+			if !results[i].overBudget {
+				l.cache[cacheKey(f)] = results[i]
+			}
+		}
+		l.mu.Unlock()
+	}
+	applyBudget(config, out, lim)
+	return out, nil
+}
+
+// parseNew parses the files of todo (a subsequence of config, whose other
+// files are in cached), on one worker per CPU, admitting each file to the
+// budget in path order.
+func (l *Loader) parseNew(src Source, config, todo []File, cached map[string]*parsedFile, lim Limits) ([]*parsedFile, error) {
+	// before[i] is what the cached files before todo[i] expand to.
+	before := make([]int64, len(todo))
+	var sum int64
+	for i, j := 0, 0; i < len(config) && j < len(todo); i++ {
+		if config[i].Path == todo[j].Path {
+			before[j] = sum
+			j++
+			continue
+		}
+		sum = add(sum, cached[config[i].Path].values)
+	}
+	// turn[i] is closed once the files before todo[i] are measured.
+	turn := make([]chan struct{}, len(todo)+1)
+	for i := range turn {
+		turn[i] = make(chan struct{})
+	}
+	close(turn[0])
+	var spent int64 // by the new files before the one whose turn it is
+	admit := func(i int, values int64) bool {
+		<-turn[i]
+		spent = add(spent, values)
+		ok := add(before[i], spent) <= int64(lim.MaxValues)
+		close(turn[i+1])
+		return ok
 	}
 
 	results := make([]*parsedFile, len(todo))
@@ -219,23 +281,14 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				f := todo[i]
-				if f.Size > lim.MaxFileSize {
-					results[i] = &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
-						"file is %d bytes, over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", f.Size, lim.MaxFileSize)}}
-					continue
+				admitted := false
+				results[i], errs[i] = readFile(src, todo[i], lim, func(v int64) bool {
+					admitted = true
+					return admit(i, v)
+				})
+				if !admitted {
+					admit(i, results[i].values) // a file that was not measured still takes its turn
 				}
-				data, err := src.Read(f.Path)
-				if errors.Is(err, ErrFileTooLarge) {
-					results[i] = &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
-						"file is over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", lim.MaxFileSize)}}
-					continue
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("reading %s: %w", f.Path, err)
-					continue
-				}
-				results[i] = parseFile(f.Path, data, lim)
 			}
 		}()
 	}
@@ -247,17 +300,82 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	return results, nil
+}
 
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.cache)+len(todo) > maxCacheEntries {
-		l.cache = map[fileKey]*parsedFile{}
+// readFile reads and parses one file of src; the error is for a file that
+// cannot be read at all.
+func readFile(src Source, f File, lim Limits, admit func(int64) bool) (*parsedFile, error) {
+	if f.Size > lim.MaxFileSize {
+		return &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
+			"file is %d bytes, over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", f.Size, lim.MaxFileSize)}}, nil
 	}
-	for i, f := range todo {
-		out[f.Path] = results[i]
-		l.cache[cacheKey(f)] = results[i]
+	data, err := src.Read(f.Path)
+	if errors.Is(err, ErrFileTooLarge) {
+		return &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
+			"file is over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", lim.MaxFileSize)}}, nil
 	}
-	return out, nil
+	if err != nil {
+		return &parsedFile{}, fmt.Errorf("reading %s: %w", f.Path, err)
+	}
+	return parseFile(f.Path, data, lim, admit), nil
+}
+
+// applyBudget spends the repository's budget of values over the config
+// files in path order, as the parse did, and replaces what each file over
+// it holds with an error saying why it was not read: the first such file
+// names the budget and the files that spent most of it. A cached file
+// may be over the budget of this repository although it was read in
+// another.
+func applyBudget(config []File, parsed map[string]*parsedFile, lim Limits) {
+	var sum int64
+	var first string
+	for i, f := range config {
+		pf := parsed[f.Path]
+		if pf == nil {
+			continue
+		}
+		sum = add(sum, pf.values)
+		if sum <= int64(lim.MaxValues) {
+			continue
+		}
+		over := &parsedFile{values: pf.values, overBudget: true}
+		if first == "" {
+			first = f.Path
+			over.diags = []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "too-many-values",
+				"not read: the config files up to this one expand to more than %d values together (%s): remove YAML aliases that repeat large parts, split the repository, or raise --max-values",
+				lim.MaxValues, largestFiles(config[:i+1], parsed))}
+		} else {
+			over.diags = []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "too-many-values",
+				"not read: the repository's budget of %d values was spent before this file (see %s)", lim.MaxValues, first)}
+		}
+		parsed[f.Path] = over
+	}
+}
+
+// largestFiles names the three files of files that expand to the most
+// values, with their counts.
+func largestFiles(files []File, parsed map[string]*parsedFile) string {
+	type fv struct {
+		path   string
+		values int64
+	}
+	var all []fv
+	for _, f := range files {
+		if pf := parsed[f.Path]; pf != nil && pf.values > 0 {
+			all = append(all, fv{f.Path, pf.values})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].values > all[j].values })
+	var parts []string
+	for i, f := range all {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more files", len(all)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s: %d", f.path, f.values))
+	}
+	return "the most: " + strings.Join(parts, ", ")
 }
 
 // fileKey identifies a parsed file: the same content at another path parses
@@ -338,6 +456,7 @@ func buildLayer(files []File, pfs []*parsedFile) *objectLayer {
 		}
 	}
 	ol := &objectLayer{files: files, pfs: pfs, objects: make(map[Key]*Object, n)}
+	var extraPos map[string]Position
 	for _, pf := range pfs {
 		if pf == nil {
 			continue
@@ -361,10 +480,21 @@ func buildLayer(files []File, pfs []*parsedFile) *objectLayer {
 			}
 			ol.objects[k] = o
 		}
-		for key, ev := range pf.extra {
+		for _, key := range sortedExtraKeys(pf.extra) {
+			ev := pf.extra[key]
 			if ol.extra == nil {
 				ol.extra = map[string]any{}
+				extraPos = map[string]Position{}
 			}
+			if prev, dup := extraPos[key]; dup {
+				// The files of a folder make one document: a second
+				// server: would silently replace the first.
+				ol.hasDuplicates = true
+				ol.diags = append(ol.diags, errorAt(ev.pos, "duplicate-key",
+					"top-level key %s is also defined at %s: the files of an environment folder make one document; keep one of the two", key, prev))
+				continue
+			}
+			extraPos[key] = ev.pos
 			ol.extra[key] = ev.value
 		}
 	}
@@ -582,4 +712,13 @@ func unresolved(env *Environment, o *Object, r objRef, known []string) Diagnosti
 		msg += fmt.Sprintf(": add a %s with id %q or point %s at an existing one", r.kind, r.id, r.path)
 	}
 	return errorAt(o.PosOf(r.path), "reference", "%s", msg)
+}
+
+func sortedExtraKeys(m map[string]extraValue) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

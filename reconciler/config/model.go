@@ -142,14 +142,14 @@ func SortDiagnostics(ds []Diagnostic) {
 }
 
 // Key identifies an object within an environment: ids compare ignoring case,
-// as the Honua server compares them.
+// as the Honua server compares them (FoldID).
 type Key struct {
 	Kind Kind
-	ID   string // lower case
+	ID   string // folded by FoldID
 }
 
 // KeyOf returns the key of the object of kind k with id id.
-func KeyOf(k Kind, id string) Key { return Key{Kind: k, ID: strings.ToLower(id)} }
+func KeyOf(k Kind, id string) Key { return Key{Kind: k, ID: FoldID(id)} }
 
 // Object is one Honua metadata object (a layer, a service, ...) as written in
 // the config repository.
@@ -332,7 +332,10 @@ func (e *Environment) Sorted() []*Object {
 		if a.Kind != b.Kind {
 			return a.Kind.Order() < b.Kind.Order()
 		}
-		return strings.ToLower(a.ID) < strings.ToLower(b.ID)
+		if fa, fb := FoldID(a.ID), FoldID(b.ID); fa != fb {
+			return fa < fb
+		}
+		return a.ID < b.ID
 	})
 	return out
 }

@@ -35,6 +35,10 @@ func checkObject(o *Object) []Diagnostic {
 	what := fmt.Sprintf("%s %q", o.Kind, o.ID)
 	checkValue(o, what, "", o.Value, kindFields[o.Kind], &ds)
 
+	if r, bad := badIDRune(o.ID); bad {
+		ds = append(ds, errorAt(o.PosOf("id"), "id-characters",
+			"%s: id holds the control or invisible character %U; ids appear in URLs and plans, where such characters hide or fake text: remove it", what, r))
+	}
 	if strings.Contains(o.ID, "::") {
 		ds = append(ds, errorAt(o.PosOf("id"), "id-separator",
 			"%s: id must not contain '::' (it separates service and layer in OGC collection ids): rename it, e.g. %q", what, strings.ReplaceAll(o.ID, "::", "-")))

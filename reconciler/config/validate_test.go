@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -325,5 +327,97 @@ func TestReferencesAcrossFolders(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("dev errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestBoundedLevenshtein: the banded distance agrees with the full one
+// wherever the full one is within the limit.
+func TestBoundedLevenshtein(t *testing.T) {
+	full := func(a, b []rune) int {
+		prev := make([]int, len(b)+1)
+		for j := range prev {
+			prev[j] = j
+		}
+		for i := 1; i <= len(a); i++ {
+			cur := make([]int, len(b)+1)
+			cur[0] = i
+			for j := 1; j <= len(b); j++ {
+				cost := 1
+				if a[i-1] == b[j-1] {
+					cost = 0
+				}
+				cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			}
+			prev = cur
+		}
+		return prev[len(b)]
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	word := func() []rune {
+		w := make([]rune, r.IntN(9))
+		for i := range w {
+			w[i] = rune('a' + r.IntN(3))
+		}
+		return w
+	}
+	for range 20000 {
+		a, b := word(), word()
+		for limit := 0; limit <= 3; limit++ {
+			want := min(full(a, b), limit+1)
+			if got := boundedLevenshtein(a, b, limit); got != want {
+				t.Fatalf("%q %q limit %d: got %d, want %d", string(a), string(b), limit, got, want)
+			}
+		}
+	}
+}
+
+// TestSuggestBounded: long names get no suggestion (comparing two
+// 10,000-character ids took seconds each), short ones still do.
+func TestSuggestBounded(t *testing.T) {
+	long := strings.Repeat("abcdefgh", 1250)
+	if s := suggest(long+"x", []string{long, long + "y"}); s != "" {
+		t.Errorf("suggested %d characters", len(s))
+	}
+	if s := suggest("tranportation", []string{"planning", "transportation"}); s != "transportation" {
+		t.Errorf("suggest = %q", s)
+	}
+	files := minimal()
+	var svc strings.Builder
+	svc.WriteString("services:\n")
+	for i := range 10 {
+		fmt.Fprintf(&svc, "  - id: %s%d\n    folderId: transportation\n    serviceType: FeatureServer\n    dataSourceId: pg\n", long, i)
+	}
+	files["environments/common/services-long.yaml"] = svc.String()
+	for i := range 10 {
+		files[fmt.Sprintf("environments/common/layers/l%d.yaml", i)] = fmt.Sprintf("id: l%d\nserviceId: %s%dz\ngeometryType: Point\nidField: id\ngeometryField: g\nstorage: {table: t, srid: 4326}\n", i, long, i)
+	}
+	st := loadTree(t, files)
+	d, ok := findDiagnostic(st, "does not exist in environment prod: add a service with id")
+	if !ok || strings.Contains(d, "did you mean") {
+		t.Errorf("unresolved long reference: %q", d)
+	}
+}
+
+// TestDuplicateTopLevelKeyAcrossFiles: two files of one folder make one
+// document, so a second server: is a duplicate, not a silent replacement;
+// an environment's own server: still replaces common's.
+func TestDuplicateTopLevelKeyAcrossFiles(t *testing.T) {
+	files := minimal()
+	files["environments/prod/metadata.yaml"] += "server:\n  cors: {origins: [a]}\n"
+	files["environments/prod/server.yaml"] = "\nserver:\n  cors: {origins: [b]}\n"
+	st := loadTree(t, files)
+	d, ok := findDiagnostic(st, "top-level key server is also defined at environments/prod/metadata.yaml:4:1")
+	if !ok || !strings.HasPrefix(d, "environments/prod/server.yaml:2:1: error:") {
+		t.Fatalf("duplicate server: %q\n%s", d, strings.Join(allDiagnostics(st), "\n"))
+	}
+	files = minimal()
+	files["environments/common/server.yaml"] = "server: {a: 1}\n"
+	files["environments/prod/server.yaml"] = "server: {a: 2}\n"
+	st = loadTree(t, files)
+	if d := allDiagnostics(st); len(d) > 0 {
+		t.Fatalf("an environment's server replacing common's: %v", d)
+	}
+	if v := st.Environments["prod"].Extra["server"].(map[string]any)["a"]; v != int64(2) {
+		t.Errorf("server.a = %v, want the environment's 2", v)
 	}
 }

@@ -205,7 +205,7 @@ func changeLess(a, b *Change) bool {
 	if a.Kind != b.Kind {
 		return a.Kind.Order() < b.Kind.Order()
 	}
-	if la, lb := strings.ToLower(a.ID), strings.ToLower(b.ID); la != lb {
+	if la, lb := config.FoldID(a.ID), config.FoldID(b.ID); la != lb {
 		return la < lb
 	}
 	if a.ID != b.ID {
