@@ -217,9 +217,17 @@ func TestCheckRunLimits(t *testing.T) {
 		violations = append(violations, v)
 		mu.Unlock()
 	}})
+	// Without GitHub's description (a clone without the fetched specs) the
+	// emulator's 422s are still checked; the contract violations are not
+	// (in CI the missing specs fail the test in newFixture).
+	_, specErr := githubsim.LoadRESTSpec()
 	defer func() {
 		mu.Lock()
 		defer mu.Unlock()
+		if specErr != nil {
+			t.Logf("contract violations not counted: %v", specErr)
+			return
+		}
 		// Every 422 case but the unknown SHA breaks the schema of the body.
 		if len(violations) != 7 {
 			t.Errorf("contract violations = %d, want 7:\n%v", len(violations), violations)

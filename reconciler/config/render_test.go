@@ -12,21 +12,33 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// honuaSchema compiles Honua's own metadata schema, read from the shared
-// folder beside the repository (../shared/honua/metadata-schema.json).
+// honuaSchema compiles Honua's own metadata schema (the server publishes
+// it; it is not part of this repository). It is looked for in a folder
+// shared/honua/ beside the repository, as CI has it, or at the path in
+// HONUA_METADATA_SCHEMA. Without it the test is skipped with a message, and
+// fails in CI (CI=true), where it must be.
 func honuaSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	wd, _ := os.Getwd()
-	var path string
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "shared", "honua", "metadata-schema.json")
-		if _, err := os.Stat(p); err == nil {
-			path = p
-			break
+	path := os.Getenv("HONUA_METADATA_SCHEMA")
+	if path == "" {
+		wd, _ := os.Getwd()
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, "shared", "honua", "metadata-schema.json")
+			if _, err := os.Stat(p); err == nil {
+				path = p
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
 		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("Honua's schema not found: it must be at ../shared/honua/metadata-schema.json beside the repository")
+	}
+	if path == "" {
+		const msg = "Honua's metadata schema (metadata-schema.json, published by the Honua server) not found in shared/honua/ beside the repository: set HONUA_METADATA_SCHEMA to its path to check rendered documents against it"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
 		}
+		t.Skip(msg)
 	}
 	f, err := os.Open(path)
 	if err != nil {
