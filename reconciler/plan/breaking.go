@@ -74,7 +74,8 @@ func addRisk(o *config.Object) Risk {
 }
 
 // schemaFields are the top-level fields whose non-breaking changes still
-// change what clients read or may ask for (a field added, a limit raised).
+// change what clients read or may ask for (a field added, a limit raised,
+// the fields or CRS reordered: the queryables order, the default CRS).
 var schemaFields = map[config.Kind]map[string]bool{
 	config.KindLayer:   {"fields": true, "storage": true, "crs": true, "query": true, "editing": true, "attachments": true, "relationships": true},
 	config.KindService: {"ogc": true, "esri": true, "enabled": true},
@@ -83,7 +84,7 @@ var schemaFields = map[config.Kind]map[string]bool{
 func touchesSchema(k config.Kind, details []Detail) bool {
 	for _, d := range details {
 		top := d.Path
-		if i := strings.IndexAny(top, ".["); i >= 0 {
+		if i := strings.IndexAny(top, ".[#"); i >= 0 {
 			top = top[:i]
 		}
 		if !schemaFields[k][top] {
