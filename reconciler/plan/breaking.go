@@ -61,6 +61,10 @@ func classifyModify(b, h *config.Object, details []Detail, collections []string)
 	if reasons == nil {
 		reasons = []string{}
 	}
+	// Values went through show; ids, field names and paths did not.
+	for i, r := range reasons {
+		reasons[i] = visible(r)
+	}
 	return reasons, risk
 }
 
@@ -391,7 +395,7 @@ func removalReason(o *config.Object, collections []string, renamedTo *config.Obj
 			r += fmt.Sprintf(", whose new URL is %s", c)
 		}
 	}
-	return r
+	return visible(r)
 }
 
 // disappear says which collections disappear.
@@ -428,24 +432,28 @@ func orNone(s, none string) string {
 const maxShown = 120
 
 // show formats a value for a reason: strings bare, absent as (none), other
-// values as compact JSON, all cut to maxShown characters.
+// values as compact JSON, all cut to maxShown characters, with control and
+// format characters made visible (see visible): a reason is one line that
+// shows what the config holds, whatever the config holds.
 func show(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "(none)"
 	case string:
-		return truncate(t, maxShown)
+		return visible(truncate(t, maxShown))
 	}
 	return formatValue(v)
 }
 
 // formatValue formats a value for a detail line: JSON, numbers as the
-// canonical form writes them, cut to maxShown characters.
+// canonical form writes them, cut to maxShown characters, with the control
+// and format characters JSON leaves alone (DEL, C1, bidi and zero-width
+// characters) made visible.
 func formatValue(v any) string {
 	if v == nil {
 		return "(none)"
 	}
-	return truncate(compactJSON(v), maxShown)
+	return visible(truncate(compactJSON(v), maxShown))
 }
 
 func compactJSON(v any) string {
