@@ -114,6 +114,11 @@ func indexUnorderedLists() (full, prefix map[Kind]map[string]bool) {
 // it with FieldPath and ElementPath.
 func UnorderedList(k Kind, path string) bool { return unordered[k][path] }
 
+// UnorderedWithin reports whether the value at path in an object of kind k
+// is or may hold a list UnorderedList names. Below any other path every
+// list is ordered, so a walk over an object need not build paths there.
+func UnorderedWithin(k Kind, path string) bool { return unorderedPrefix[k][path] }
+
 // FieldPath returns the path, in the form UnorderedList reads, of key in the
 // map at path parent ("" for the object itself). A key that is empty or
 // holds '.', '[', ']' or '"' is quoted in brackets (`labels["a.b"]`), so it

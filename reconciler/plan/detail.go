@@ -48,17 +48,57 @@ func Details(from, to map[string]any) []Detail { return DetailsOf("", from, to) 
 // changes type (a map becoming a string) is one detail at its path.
 func DetailsOf(k config.Kind, from, to map[string]any) []Detail {
 	d := differ{kind: k, out: []Detail{}}
-	d.diffMap("", "", from, to)
+	d.diffMap("", d.root(), from, to)
 	sort.SliceStable(d.out, func(i, j int) bool { return d.out[i].Path < d.out[j].Path })
 	return d.out
 }
 
 // differ collects the details of one object. Each place is named twice: by
 // its detail path (with element selectors) and by its table path for
-// config.UnorderedList (with "[]" for any element).
+// config.UnorderedList (with "[]" for any element), which is untracked where
+// no unordered list can be below.
 type differ struct {
 	kind config.Kind
 	out  []Detail
+}
+
+// untracked is the table path of places below which no list is unordered:
+// the differ builds no paths there.
+const untracked = "\x00"
+
+func (d *differ) root() string {
+	if config.UnorderedWithin(d.kind, "") {
+		return ""
+	}
+	return untracked
+}
+
+// field is the table path of key in the map at tpath.
+func (d *differ) field(tpath, key string) string {
+	if tpath == untracked {
+		return untracked
+	}
+	if p := config.FieldPath(tpath, key); config.UnorderedWithin(d.kind, p) {
+		return p
+	}
+	return untracked
+}
+
+// elem is the table path of the elements of the list at tpath.
+func (d *differ) elem(tpath string) string {
+	if tpath == untracked {
+		return untracked
+	}
+	if p := config.ElementPath(tpath); config.UnorderedWithin(d.kind, p) {
+		return p
+	}
+	return untracked
+}
+
+// unordered reports whether the list at tpath is one the server ignores
+// the order of.
+func (d *differ) unordered(tpath string) bool {
+	return tpath != untracked && config.UnorderedList(d.kind, tpath)
 }
 
 func (d *differ) add(path string, from, to any) {
@@ -73,7 +113,7 @@ func (d *differ) diffMap(path, tpath string, a, b map[string]any) {
 			d.add(p, av, nil)
 			continue
 		}
-		d.diffValue(p, config.FieldPath(tpath, k), av, bv)
+		d.diffValue(p, d.field(tpath, k), av, bv)
 	}
 	for k, bv := range b {
 		if _, ok := a[k]; !ok {
@@ -102,7 +142,6 @@ func (d *differ) diffValue(path, tpath string, a, b any) {
 
 func (d *differ) diffList(path, tpath string, a, b []any) {
 	id := listIdentity(a, b)
-	ordered := !config.UnorderedList(d.kind, tpath)
 	switch id {
 	case "":
 		if !d.equal(tpath, a, b) {
@@ -112,15 +151,29 @@ func (d *differ) diffList(path, tpath string, a, b []any) {
 	case ".":
 		d.diffStrings(path, a, b)
 	default:
-		d.diffKeyed(path, config.ElementPath(tpath), id, a, b)
+		d.diffKeyed(path, d.elem(tpath), id, a, b)
 	}
-	if !ordered {
+	if d.unordered(tpath) || sameIdentities(a, b, id) {
 		return
 	}
-	ak, bk := identities(a, id), identities(b, id)
-	if commonOrderChanged(ak, bk) {
+	if ak, bk := identities(a, id), identities(b, id); commonOrderChanged(ak, bk) {
 		d.add(path+"#order", stringList(ak), stringList(bk))
 	}
+}
+
+// sameIdentities reports whether a and b hold elements of the same
+// identities in the same order: the common case, checked without
+// allocating.
+func sameIdentities(a, b []any, id string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if config.ElementKey(a[i], id) != config.ElementKey(b[i], id) {
+			return false
+		}
+	}
+	return true
 }
 
 // diffKeyed pairs the elements of two lists by their identity field id.
@@ -267,7 +320,7 @@ func selectorValue(v string) string {
 // equalValue reports whether a and b are the same value for a plan when the
 // kind of object they belong to does not matter: numbers compare by value
 // whatever their Go type, lists in order.
-func equalValue(a, b any) bool { return (&differ{}).equal("", a, b) }
+func equalValue(a, b any) bool { return (&differ{}).equal(untracked, a, b) }
 
 // equal reports whether a and b, found at table path tpath, are the same
 // value: numbers compare by value whatever their Go type, and a list the
@@ -281,7 +334,7 @@ func (d *differ) equal(tpath string, a, b any) bool {
 		}
 		for k, av := range at {
 			bv, ok := bt[k]
-			if !ok || !d.equal(config.FieldPath(tpath, k), av, bv) {
+			if !ok || !d.equal(d.field(tpath, k), av, bv) {
 				return false
 			}
 		}
@@ -291,8 +344,8 @@ func (d *differ) equal(tpath string, a, b any) bool {
 		if !ok || len(at) != len(bt) {
 			return false
 		}
-		elem := config.ElementPath(tpath)
-		if config.UnorderedList(d.kind, tpath) {
+		elem := d.elem(tpath)
+		if d.unordered(tpath) {
 			count := make(map[string]int, len(at))
 			for i := range at {
 				count[config.DigestAt(d.kind, elem, at[i])]++
