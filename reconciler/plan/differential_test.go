@@ -28,7 +28,9 @@ import (
 // Paths are compared at the granularity both sides can name without
 // sharing code: map keys joined with dots down to the first list (a plan
 // path is cut at its first '[' or '#': "fields[name=a].type" and
-// "fields#order" are both "fields").
+// "fields#order" are both "fields"), except that a "#order" detail on a
+// list the docs call unordered is a claim of its own, which the documents
+// never back.
 
 // unorderedFromDocs reads the table of lists compared as sets from
 // docs/plan-json.md: kind → paths.
@@ -114,7 +116,7 @@ func runDifferential(t *testing.T, unordered map[string]map[string]bool, seed ui
 		headState, headDoc := head.build(t)
 		p := Compute(baseState, headState, nil)
 		want := renderedDiff(baseDoc, headDoc, unordered)
-		got := planPaths(p)
+		got := planPaths(p, unordered)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("trial %d, after the edits\n  %s\nthe plan (+) disagrees with the rendered documents (-):\n%s", trial, strings.Join(g.log, "\n  "), diff)
 		}
@@ -268,6 +270,7 @@ type editor struct {
 	unordered        map[string]map[string]bool
 	shuffleUnordered bool
 	fresh            int
+	targets          []any // the ids value edits go to
 	log              []string
 }
 
@@ -317,6 +320,19 @@ func (g *editor) edit(d *draft) {
 	}
 }
 
+// The value edits.
+const (
+	opSet     = iota // set a scalar
+	opAddKey         // add a key to a map
+	opDelete         // delete a key
+	opRename         // rename a key
+	opRetype         // change the JSON type of a value
+	opReorder        // reorder a list
+	opInsert         // insert an element into a list
+	opRemove         // remove an element from a list
+	numOps
+)
+
 func (g *editor) tryEdit(d *draft) bool {
 	switch n := g.rng.IntN(100); {
 	case n < 3:
@@ -331,89 +347,128 @@ func (g *editor) tryEdit(d *draft) bool {
 	if g.rng.IntN(12) == 0 {
 		slots("setting", "", d.extra, nil, nil, "", "", &all)
 	} else {
-		o := d.objects[g.rng.IntN(len(d.objects))]
+		o := g.target(d)
 		slots(string(o.kind), "", o.value, nil, nil, "", "", &all)
 	}
-	s := all[g.rng.IntN(len(all))]
-	root := s.path == ""
-	isID := s.parent != nil && s.key == "id" && !strings.Contains(s.path, ".") && !strings.Contains(s.path, "[")
-	if isID || (s.kind == "setting" && strings.Count(s.path, ".") == 0 && !root) {
-		return false // ids have edits of their own; settings are edited below their key
+	// The edit first, then a value it applies to, so that list edits are
+	// as frequent as the others; reorders twice as frequent.
+	op := g.rng.IntN(numOps + 1)
+	if op == numOps {
+		op = opReorder
 	}
-	if s.inList != "" && !g.shuffleUnordered && g.isUnordered(s.kind, s.inList) {
+	var candidates []slot
+	for _, s := range all {
+		if g.applies(op, s) {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 0 {
 		return false
 	}
-	switch g.rng.IntN(9) {
-	case 0: // set a scalar
-		if isComposite(s.value) || root {
-			return false
-		}
+	s := candidates[g.rng.IntN(len(candidates))]
+	switch op {
+	case opSet:
 		nv := g.scalar()
 		g.logf("set %s %s: %v → %v", s.kind, s.path, s.value, nv)
 		s.set(nv)
-	case 1: // add a key
-		m, ok := s.value.(map[string]any)
-		if !ok {
-			return false
-		}
-		k := g.key(m, root)
+	case opAddKey:
+		m := s.value.(map[string]any)
+		k := g.key(m, s.path == "")
 		g.logf("add %s %s.%s", s.kind, s.path, k)
 		m[k] = g.value(2)
-	case 2: // delete a key
-		if s.parent == nil || root {
-			return false
-		}
+	case opDelete:
 		g.logf("delete %s %s", s.kind, s.path)
 		delete(s.parent, s.key)
-	case 3: // rename a key
-		if s.parent == nil || root {
-			return false
-		}
-		k := g.key(s.parent, strings.Count(s.path, ".") == 0 && !strings.Contains(s.path, "["))
+	case opRename:
+		k := g.key(s.parent, topLevel(s.path))
 		g.logf("rename %s %s → %s", s.kind, s.path, k)
 		delete(s.parent, s.key)
 		s.parent[k] = s.value
-	case 4: // change the type
-		if root {
-			return false
-		}
+	case opRetype:
 		nv := g.otherType(s.value)
 		g.logf("retype %s %s: %T → %T", s.kind, s.path, s.value, nv)
 		s.set(nv)
-	case 5, 6: // reorder a list
-		l, ok := s.value.([]any)
-		if !ok || len(l) < 2 || !g.shuffleUnordered && g.isUnordered(s.kind, s.path) {
-			return false
-		}
+	case opReorder:
+		l := s.value.([]any)
 		nl := slices.Clone(l)
-		for range 10 {
+		for reflect.DeepEqual(nl, l) {
 			g.rng.Shuffle(len(nl), func(i, j int) { nl[i], nl[j] = nl[j], nl[i] })
-			if !reflect.DeepEqual(nl, l) {
-				g.logf("reorder %s %s", s.kind, s.path)
-				s.set(nl)
-				return true
-			}
 		}
-		return false
-	case 7: // add an element
-		l, ok := s.value.([]any)
-		if !ok || root {
-			return false
-		}
+		g.logf("reorder %s %s", s.kind, s.path)
+		s.set(nl)
+	case opInsert:
+		l := s.value.([]any)
 		e := g.element(l, s.kind, s.path)
 		i := g.rng.IntN(len(l) + 1)
 		g.logf("insert %s %s[%d]", s.kind, s.path, i)
 		s.set(slices.Insert(slices.Clone(l), i, e))
-	case 8: // remove an element
-		l, ok := s.value.([]any)
-		if !ok || len(l) == 0 {
-			return false
-		}
+	case opRemove:
+		l := s.value.([]any)
 		i := g.rng.IntN(len(l))
 		g.logf("remove %s %s[%d]", s.kind, s.path, i)
 		s.set(slices.Delete(slices.Clone(l), i, i+1))
 	}
 	return true
+}
+
+// applies reports whether edit op may change s. An object's id has edits
+// of its own; a setting is edited below its key; unless shuffleUnordered,
+// the order and elements of the documented unordered lists stay.
+func (g *editor) applies(op int, s slot) bool {
+	root := s.path == ""
+	if s.parent != nil && s.key == "id" && topLevel(s.path) || s.kind == "setting" && topLevel(s.path) && !root {
+		return false
+	}
+	if s.inList != "" && !g.shuffleUnordered && g.isUnordered(s.kind, s.inList) {
+		return false
+	}
+	l, isList := s.value.([]any)
+	switch op {
+	case opSet:
+		return !root && !isComposite(s.value)
+	case opAddKey:
+		_, ok := s.value.(map[string]any)
+		return ok
+	case opDelete, opRename:
+		return s.parent != nil
+	case opRetype:
+		return !root
+	case opReorder:
+		if !isList || !g.shuffleUnordered && g.isUnordered(s.kind, s.path) {
+			return false
+		}
+		for _, e := range l[min(1, len(l)):] {
+			if !reflect.DeepEqual(e, l[0]) {
+				return true // two different elements: another order exists
+			}
+		}
+		return false
+	case opInsert:
+		return isList
+	case opRemove:
+		return isList && len(l) > 0
+	}
+	return false
+}
+
+// topLevel reports whether path names a key of the object itself.
+func topLevel(path string) bool { return !strings.ContainsAny(path, ".[") }
+
+// target returns the object a value edit applies to: one of the two ids
+// the trial picked first, so that edits meet in one object (a reordered
+// list beside another change of the same object) as often as not.
+func (g *editor) target(d *draft) draftObject {
+	for len(g.targets) < 2 {
+		g.targets = append(g.targets, d.objects[g.rng.IntN(len(d.objects))].value["id"])
+	}
+	id := g.targets[g.rng.IntN(len(g.targets))]
+	for _, o := range d.objects {
+		if o.value["id"] == id {
+			return o
+		}
+	}
+	// Removed or renamed since: any object.
+	return d.objects[g.rng.IntN(len(d.objects))]
 }
 
 func (g *editor) logf(format string, args ...any) {
@@ -693,8 +748,13 @@ func sameRendered(unordered map[string]bool, tpath string, a, b any) bool {
 	return slices.Equal(enc(al), enc(bl))
 }
 
-// planPaths returns the plan in renderedDiff's form.
-func planPaths(p *Plan) map[string][]string {
+// selector matches an element selector of a detail path.
+var selector = regexp.MustCompile(`\[[^\]]*\]`)
+
+// planPaths returns the plan in renderedDiff's form. A "#order" detail on a
+// list the docs call unordered is a claim the documents cannot back: it
+// shows as its own path, which renderedDiff never has.
+func planPaths(p *Plan, unordered map[string]map[string]bool) map[string][]string {
 	out := map[string][]string{}
 	for _, e := range p.Environments {
 		for _, c := range e.Changes {
@@ -713,6 +773,9 @@ func planPaths(p *Plan) map[string][]string {
 			default:
 				paths := map[string]bool{}
 				for _, d := range c.Details {
+					if list, ok := strings.CutSuffix(d.Path, "#order"); ok && unordered[string(c.Kind)][selector.ReplaceAllString(list, "[]")] {
+						paths[d.Path+" (on an unordered list)"] = true
+					}
 					p := d.Path
 					if i := strings.IndexAny(p, "[#"); i >= 0 {
 						p = p[:i]
