@@ -12,8 +12,9 @@ import (
 )
 
 // Details returns the field-level differences between two values of an
-// object of unknown kind: DetailsOf with no list known to be unordered, so
-// every list is compared in order.
+// object of unknown kind (a top-level setting): DetailsOf with no list
+// known to be unordered, so every list is compared in order. An object's
+// details come from DetailsOf with its kind.
 func Details(from, to map[string]any) []Detail { return DetailsOf("", from, to) }
 
 // DetailsOf returns the field-level differences between two values of an
