@@ -206,7 +206,7 @@ func NewObject(kind Kind, id string, pos Position, value map[string]any, paths m
 type lineCol struct{ line, col int32 }
 
 func newObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]lineCol) *Object {
-	o := &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: Digest(value), paths: paths}
+	o := &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: DigestOf(kind, value), paths: paths}
 	o.key = KeyOf(kind, id)
 	if kind == KindCatalog {
 		o.key = Key{Kind: KindCatalog}

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +33,12 @@ import (
 //     (enabled or ogc.collectionsEnabled becoming false), changing
 //     ogc.defaultCrs or dropping an ogc.additionalCrs entry is breaking;
 //   - adding a storage.srid or storage.crs that names the SRID the layer
-//     already declared is not a SRID change.
+//     already declared is not a SRID change; a storage.srid that is not a
+//     whole number declares no SRID (validation rejects it; the plan does
+//     not round it to one);
+//   - ogc.defaultCrs compares by the CRS clients get: an absent one is
+//     CRS84, Honua's default, so adding or removing it as CRS84, or
+//     respelling CRS84 (OGC:CRS84, its URI or URN), is not breaking.
 
 // classifyModify returns the reasons a modification is breaking (none when
 // it is not) and its risk.
@@ -61,6 +67,10 @@ func classifyModify(b, h *config.Object, details []Detail, collections []string)
 	if reasons == nil {
 		reasons = []string{}
 	}
+	// Values went through show; ids, field names and paths did not.
+	for i, r := range reasons {
+		reasons[i] = visible(r)
+	}
 	return reasons, risk
 }
 
@@ -74,7 +84,8 @@ func addRisk(o *config.Object) Risk {
 }
 
 // schemaFields are the top-level fields whose non-breaking changes still
-// change what clients read or may ask for (a field added, a limit raised).
+// change what clients read or may ask for (a field added, a limit raised,
+// the fields or CRS reordered: the queryables order, the default CRS).
 var schemaFields = map[config.Kind]map[string]bool{
 	config.KindLayer:   {"fields": true, "storage": true, "crs": true, "query": true, "editing": true, "attachments": true, "relationships": true},
 	config.KindService: {"ogc": true, "esri": true, "enabled": true},
@@ -83,7 +94,7 @@ var schemaFields = map[config.Kind]map[string]bool{
 func touchesSchema(k config.Kind, details []Detail) bool {
 	for _, d := range details {
 		top := d.Path
-		if i := strings.IndexAny(top, ".["); i >= 0 {
+		if i := strings.IndexAny(top, ".[#"); i >= 0 {
 			top = top[:i]
 		}
 		if !schemaFields[k][top] {
@@ -154,8 +165,8 @@ func serviceReasons(b, h *config.Object, collections []string) []string {
 	if from, to, ok := shrinks(b, h, "ogc.itemLimit"); ok {
 		r = append(r, fmt.Sprintf("ogc.itemLimit %s → %s shrinks the page size clients may request", show(from), show(to)))
 	}
-	if from, to, ok := changed(b, h, "ogc.defaultCrs"); ok && !(from == nil && isCRS84(to)) {
-		r = append(r, fmt.Sprintf("ogc.defaultCrs %s → %s changes the coordinates clients receive by default", show(from), show(to)))
+	if from, to, ok := changed(b, h, "ogc.defaultCrs"); ok && !sameDefaultCRS(from, to) {
+		r = append(r, fmt.Sprintf("ogc.defaultCrs %s → %s changes the coordinates clients receive by default", showDefaultCRS(from), showDefaultCRS(to)))
 	}
 	for _, lost := range lostEntries(b, h, "ogc.additionalCrs") {
 		r = append(r, fmt.Sprintf("ogc.additionalCrs no longer offers %s: clients requesting that CRS get an error", lost))
@@ -203,12 +214,14 @@ func sridReasons(b, h *config.Object) []string {
 }
 
 // declaredSRID is the one EPSG code a layer's storage.srid and storage.crs
-// declare, when they declare exactly one and it can be read.
+// declare, when they declare exactly one and it can be read. An SRID is a
+// positive whole number that fits PostGIS's int32: 4326.5 declares none
+// rather than 4326, so that 4326 → 4326.5 is not taken for the same SRID.
 func declaredSRID(o *config.Object) (int64, bool) {
 	var codes []int64
 	if v := config.Lookup(o.Value, "storage.srid"); v != nil {
 		f, ok := number(v)
-		if !ok {
+		if !ok || f != math.Trunc(f) || f <= 0 || f > math.MaxInt32 {
 			return 0, false
 		}
 		codes = append(codes, int64(f))
@@ -243,9 +256,33 @@ func epsgCode(s string) (int64, bool) {
 	return c, err == nil && c > 0
 }
 
+// sameDefaultCRS reports whether two values of ogc.defaultCrs give clients
+// the same default CRS: absent means CRS84, and every spelling of CRS84 is
+// CRS84. Other CRS compare as written.
+func sameDefaultCRS(from, to any) bool {
+	if (from == nil || isCRS84(from)) && (to == nil || isCRS84(to)) {
+		return true
+	}
+	return equalValue(from, to)
+}
+
+// showDefaultCRS shows a value of ogc.defaultCrs, saying what an absent one
+// means.
+func showDefaultCRS(v any) string {
+	if v == nil {
+		return "(none: CRS84)"
+	}
+	return show(v)
+}
+
+// isCRS84 reports whether v names OGC's CRS84 (WGS 84 longitude, latitude):
+// "CRS84", "OGC:CRS84", "[OGC:CRS84]", "urn:ogc:def:crs:OGC:1.3:CRS84",
+// "http://www.opengis.net/def/crs/OGC/1.3/CRS84" and the like, in any case.
 func isCRS84(v any) bool {
 	s, _ := v.(string)
-	return strings.HasSuffix(strings.ToUpper(s), "CRS84")
+	u := strings.ToUpper(strings.TrimSpace(s))
+	u = strings.TrimSuffix(strings.TrimPrefix(u, "["), "]")
+	return u == "CRS84" || strings.HasSuffix(u, ":CRS84") || strings.HasSuffix(u, "/CRS84")
 }
 
 type field struct {
@@ -390,7 +427,7 @@ func removalReason(o *config.Object, collections []string, renamedTo *config.Obj
 			r += fmt.Sprintf(", whose new URL is %s", c)
 		}
 	}
-	return r
+	return visible(r)
 }
 
 // disappear says which collections disappear.
@@ -427,24 +464,28 @@ func orNone(s, none string) string {
 const maxShown = 120
 
 // show formats a value for a reason: strings bare, absent as (none), other
-// values as compact JSON, all cut to maxShown characters.
+// values as compact JSON, all cut to maxShown characters, with control and
+// format characters made visible (see visible): a reason is one line that
+// shows what the config holds, whatever the config holds.
 func show(v any) string {
 	switch t := v.(type) {
 	case nil:
 		return "(none)"
 	case string:
-		return truncate(t, maxShown)
+		return visible(truncate(t, maxShown))
 	}
 	return formatValue(v)
 }
 
 // formatValue formats a value for a detail line: JSON, numbers as the
-// canonical form writes them, cut to maxShown characters.
+// canonical form writes them, cut to maxShown characters, with the control
+// and format characters JSON leaves alone (DEL, C1, bidi and zero-width
+// characters) made visible.
 func formatValue(v any) string {
 	if v == nil {
 		return "(none)"
 	}
-	return truncate(compactJSON(v), maxShown)
+	return visible(truncate(compactJSON(v), maxShown))
 }
 
 func compactJSON(v any) string {

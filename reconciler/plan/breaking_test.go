@@ -365,6 +365,11 @@ func TestSRIDDeclaredTwice(t *testing.T) {
 		{"crs urn form", map[string]any{"srid": int64(2784)}, map[string]any{"crs": "urn:ogc:def:crs:EPSG::2784"}, false},
 		{"crs disagrees with srid", map[string]any{"srid": int64(4326), "crs": "EPSG:4326"}, map[string]any{"srid": int64(4326), "crs": "EPSG:3857"}, true},
 		{"srid removed, nothing left", map[string]any{"srid": int64(4326)}, map[string]any{}, true},
+		{"srid not a whole number beside the same crs", map[string]any{"srid": int64(4326), "crs": "EPSG:4326"}, map[string]any{"srid": 4326.5, "crs": "EPSG:4326"}, true},
+		{"srid not a whole number alone", map[string]any{"srid": int64(4326)}, map[string]any{"srid": 4326.5}, true},
+		{"srid becomes a whole number", map[string]any{"srid": 4326.5, "crs": "EPSG:4326"}, map[string]any{"srid": int64(4326), "crs": "EPSG:4326"}, true},
+		{"srid out of range", map[string]any{"srid": int64(4326)}, map[string]any{"srid": 4294971622.0}, true},
+		{"srid a whole float beside the same crs", map[string]any{"srid": int64(4326), "crs": "EPSG:4326"}, map[string]any{"srid": 4326.0, "crs": "EPSG:4326"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,5 +405,52 @@ func TestNoSecretInPlan(t *testing.T) {
 	}
 	if !strings.Contains(sb.String(), "postgres://reader:***@pg.internal/gis") {
 		t.Errorf("the plan does not show the redacted connection string:\n%s", sb.String())
+	}
+}
+
+// TestDefaultCRS: a service's default CRS is what clients get without
+// asking; an absent ogc.defaultCrs is CRS84, and so is every spelling of it.
+func TestDefaultCRS(t *testing.T) {
+	const crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+	tests := []struct {
+		name         string
+		from, to     any // nil: absent
+		wantBreaking bool
+	}{
+		{"CRS84 added", nil, crs84, false},
+		{"OGC:CRS84 added", nil, "OGC:CRS84", false},
+		{"CRS84 removed", crs84, nil, false},
+		{"CRS84 URN removed", "urn:ogc:def:crs:OGC:1.3:CRS84", nil, false},
+		{"CRS84 respelled", crs84, "[OGC:CRS84]", false},
+		{"CRS84 in another case", "OGC:CRS84", "ogc:crs84", false},
+		{"another CRS added", nil, "http://www.opengis.net/def/crs/EPSG/0/3857", true},
+		{"another CRS removed", "http://www.opengis.net/def/crs/EPSG/0/3857", nil, true},
+		{"CRS84 to EPSG:4326, whose axes are the other way round", crs84, "http://www.opengis.net/def/crs/EPSG/0/4326", true},
+		{"CRS84h is not CRS84", nil, "http://www.opengis.net/def/crs/OGC/0/CRS84h", true},
+		{"a name merely ending in CRS84", "EPSG:XCRS84", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			value := func(crs any) map[string]any {
+				v := serviceValue("planning", "planning", "pg")
+				delete(sub(v, "ogc"), "defaultCrs")
+				if crs != nil {
+					sub(v, "ogc")["defaultCrs"] = crs
+				}
+				return v
+			}
+			b, h := value(tt.from), value(tt.to)
+			bo := object(config.KindService, "planning", "m.yaml", b)
+			ho := object(config.KindService, "planning", "m.yaml", h)
+			var got []string
+			for _, r := range serviceReasons(bo, ho, nil) {
+				if strings.HasPrefix(r, "ogc.defaultCrs") {
+					got = append(got, r)
+				}
+			}
+			if (len(got) > 0) != tt.wantBreaking {
+				t.Errorf("breaking = %v, want %v (reasons %q)", len(got) > 0, tt.wantBreaking, got)
+			}
+		})
 	}
 }

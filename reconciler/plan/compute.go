@@ -228,7 +228,7 @@ func actionOrder(a Action) int {
 // hand without one (not stored: states may be shared between goroutines).
 func digestOf(o *config.Object) string {
 	if o.Digest == "" {
-		return config.Digest(o.Value)
+		return config.DigestOf(o.Kind, o.Value)
 	}
 	return o.Digest
 }
@@ -282,7 +282,7 @@ func (d *envDiff) renames() map[*config.Object]*config.Object {
 	}
 	byContent := make(map[string]*config.Object, len(d.added))
 	for _, o := range d.added {
-		k := string(o.Kind) + "\x00" + digestWithoutID(o.Value)
+		k := string(o.Kind) + "\x00" + digestWithoutID(o.Kind, o.Value)
 		if _, dup := byContent[k]; dup {
 			byContent[k] = nil // ambiguous: do not guess
 			continue
@@ -291,21 +291,21 @@ func (d *envDiff) renames() map[*config.Object]*config.Object {
 	}
 	out := make(map[*config.Object]*config.Object)
 	for _, o := range d.removed {
-		if n := byContent[string(o.Kind)+"\x00"+digestWithoutID(o.Value)]; n != nil {
+		if n := byContent[string(o.Kind)+"\x00"+digestWithoutID(o.Kind, o.Value)]; n != nil {
 			out[o] = n
 		}
 	}
 	return out
 }
 
-func digestWithoutID(v map[string]any) string {
+func digestWithoutID(k config.Kind, v map[string]any) string {
 	c := make(map[string]any, len(v))
 	for k, e := range v {
 		if k != "id" {
 			c[k] = e
 		}
 	}
-	return config.Digest(c)
+	return config.DigestOf(k, c)
 }
 
 func (d *envDiff) add(o *config.Object) Change {
@@ -333,7 +333,7 @@ func (d *envDiff) modify(b, h *config.Object) Change {
 	c := newChange(h, ActionModify)
 	// Secrets are hidden before anything reads the details: the breaking
 	// reasons quote their values.
-	c.Details = redactDetails(h.Kind, collapseSecretFields(h.Kind, b.Value, h.Value, Details(b.Value, h.Value)))
+	c.Details = redactDetails(h.Kind, collapseSecretFields(h.Kind, b.Value, h.Value, DetailsOf(h.Kind, b.Value, h.Value)))
 	if h.Kind == config.KindLayer {
 		c.Collections = unionSorted(d.base.collections(b), d.head.collections(h))
 	} else {

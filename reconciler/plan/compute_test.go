@@ -41,23 +41,6 @@ func TestNoChange(t *testing.T) {
 			},
 		},
 		{
-			name: "set-like lists reordered",
-			head: func() []*config.Object {
-				objs := mutated(baseObjects(), parcels, func(v map[string]any) {
-					f := v["fields"].([]any)
-					v["fields"] = []any{f[2], f[0], f[1]}
-					v["keywords"] = []any{"b", "a"}
-					c := v["crs"].([]any)
-					v["crs"] = []any{c[1], c[0]}
-				})
-				return mutated(objs, planning, func(v map[string]any) {
-					o := sub(v, "ogc")
-					c := o["additionalCrs"].([]any)
-					o["additionalCrs"] = []any{c[1], c[0]}
-				})
-			},
-		},
-		{
 			name: "numbers spelled differently",
 			head: func() []*config.Object {
 				return mutated(baseObjects(), parcels, func(v map[string]any) {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
 func TestDetails(t *testing.T) {
@@ -93,16 +94,144 @@ func TestDetails(t *testing.T) {
 			want: []Detail{{Path: "editing", From: true, To: map[string]any{"enabled": true}}},
 		},
 		{
-			name: "reorder and number spelling are not details",
-			from: map[string]any{"crs": []any{"a", "b"}, "srid": int64(4326), "fields": []any{map[string]any{"name": "x"}, map[string]any{"name": "y"}}},
-			to:   map[string]any{"crs": []any{"b", "a"}, "srid": 4326.0, "fields": []any{map[string]any{"name": "y"}, map[string]any{"name": "x"}}},
+			name: "key order and number spelling are not details",
+			from: map[string]any{"srid": int64(4326), "fields": []any{map[string]any{"name": "x", "type": "int64"}}},
+			to:   map[string]any{"srid": 4326.0, "fields": []any{map[string]any{"type": "int64", "name": "x"}}},
 			want: []Detail{},
+		},
+		{
+			name: "keyed list reordered",
+			from: map[string]any{"fields": []any{map[string]any{"name": "x"}, map[string]any{"name": "y"}, map[string]any{"name": "z"}}},
+			to:   map[string]any{"fields": []any{map[string]any{"name": "z"}, map[string]any{"name": "x"}, map[string]any{"name": "y"}}},
+			want: []Detail{{Path: "fields#order", From: []any{"x", "y", "z"}, To: []any{"z", "x", "y"}}},
+		},
+		{
+			name: "keyed list reordered and edited",
+			from: map[string]any{"rules": []any{map[string]any{"id": "a", "maxScale": int64(5000)}, map[string]any{"id": "b"}, map[string]any{"id": "gone"}}},
+			to:   map[string]any{"rules": []any{map[string]any{"id": "new"}, map[string]any{"id": "b"}, map[string]any{"id": "a", "maxScale": int64(9000)}}},
+			want: []Detail{
+				{Path: "rules#order", From: []any{"a", "b", "gone"}, To: []any{"new", "b", "a"}},
+				{Path: "rules[id=a].maxScale", From: int64(5000), To: int64(9000)},
+				{Path: "rules[id=gone]", From: map[string]any{"id": "gone"}},
+				{Path: "rules[id=new]", To: map[string]any{"id": "new"}},
+			},
+		},
+		{
+			name: "elements added and removed without reordering",
+			from: map[string]any{"fields": []any{map[string]any{"name": "x"}, map[string]any{"name": "y"}}},
+			to:   map[string]any{"fields": []any{map[string]any{"name": "w"}, map[string]any{"name": "x"}, map[string]any{"name": "y"}}},
+			want: []Detail{{Path: "fields[name=w]", To: map[string]any{"name": "w"}}},
+		},
+		{
+			name: "string list reordered",
+			from: map[string]any{"crs": []any{"a", "b"}},
+			to:   map[string]any{"crs": []any{"b", "a"}},
+			want: []Detail{{Path: "crs#order", From: []any{"a", "b"}, To: []any{"b", "a"}}},
+		},
+		{
+			name: "string list with duplicates reordered",
+			from: map[string]any{"keywords": []any{"a", "b", "a"}},
+			to:   map[string]any{"keywords": []any{"a", "a", "b", "c"}},
+			want: []Detail{
+				{Path: "keywords#order", From: []any{"a", "b", "a"}, To: []any{"a", "a", "b", "c"}},
+				{Path: "keywords[=c]", To: "c"},
+			},
+		},
+		{
+			name: "string list value replaced in place",
+			from: map[string]any{"keywords": []any{"a", "b", "c"}},
+			to:   map[string]any{"keywords": []any{"a", "x", "c"}},
+			want: []Detail{{Path: "keywords[=b]", From: "b"}, {Path: "keywords[=x]", To: "x"}},
+		},
+		{
+			name: "nested keyed list reordered",
+			from: map[string]any{"uniqueValue": map[string]any{"classes": []any{map[string]any{"value": "highway"}, map[string]any{"value": "local"}}}},
+			to:   map[string]any{"uniqueValue": map[string]any{"classes": []any{map[string]any{"value": "local"}, map[string]any{"value": "highway"}}}},
+			want: []Detail{{Path: "uniqueValue.classes#order", From: []any{"highway", "local"}, To: []any{"local", "highway"}}},
+		},
+		{
+			name: "ordered list without identity reordered",
+			from: map[string]any{"extent": map[string]any{"bbox": []any{bbox(1)[0], bbox(2)[0]}}},
+			to:   map[string]any{"extent": map[string]any{"bbox": []any{bbox(2)[0], bbox(1)[0]}}},
+			want: []Detail{{Path: "extent.bbox", From: []any{bbox(1)[0], bbox(2)[0]}, To: []any{bbox(2)[0], bbox(1)[0]}}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if diff := cmp.Diff(tt.want, Details(tt.from, tt.to)); diff != "" {
 				t.Errorf("Details (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDetailsOfUnorderedLists: the lists the server ignores the order of
+// (config.UnorderedList) compare as multisets for their kind only; the same
+// path in another kind is ordered.
+func TestDetailsOfUnorderedLists(t *testing.T) {
+	types := func(ts ...any) map[string]any {
+		return map[string]any{"attachments": map[string]any{"allowedContentTypes": ts}}
+	}
+	tests := []struct {
+		name     string
+		kind     config.Kind
+		from, to map[string]any
+		want     []Detail
+	}{
+		{
+			name: "service keywords reordered",
+			kind: config.KindService,
+			from: map[string]any{"keywords": []any{"x", "y"}, "title": "a"},
+			to:   map[string]any{"keywords": []any{"y", "x"}, "title": "b"},
+			want: []Detail{{Path: "title", From: "a", To: "b"}},
+		},
+		{
+			name: "service keywords reordered and one added",
+			kind: config.KindService,
+			from: map[string]any{"keywords": []any{"x", "y"}},
+			to:   map[string]any{"keywords": []any{"z", "y", "x"}},
+			want: []Detail{{Path: "keywords[=z]", To: "z"}},
+		},
+		{
+			name: "layer keywords reordered",
+			kind: config.KindLayer,
+			from: map[string]any{"keywords": []any{"x", "y"}},
+			to:   map[string]any{"keywords": []any{"y", "x"}},
+			want: []Detail{{Path: "keywords#order", From: []any{"x", "y"}, To: []any{"y", "x"}}},
+		},
+		{
+			name: "layer content types reordered",
+			kind: config.KindLayer,
+			from: types("image/png", "image/jpeg"),
+			to:   types("image/jpeg", "image/png"),
+			want: []Detail{},
+		},
+		{
+			name: "layer content types without identity reordered",
+			kind: config.KindLayer,
+			from: types(int64(1), map[string]any{"type": "image/png"}),
+			to:   types(map[string]any{"type": "image/png"}, 1.0),
+			want: []Detail{},
+		},
+		{
+			name: "layer content types without identity changed",
+			kind: config.KindLayer,
+			from: types(int64(1), int64(2)),
+			to:   types(int64(2), int64(2)),
+			want: []Detail{{Path: "attachments.allowedContentTypes", From: []any{int64(1), int64(2)}, To: []any{int64(2), int64(2)}}},
+		},
+		{
+			name: "service content types are ordered",
+			kind: config.KindService,
+			from: types("image/png", "image/jpeg"),
+			to:   types("image/jpeg", "image/png"),
+			want: []Detail{{Path: "attachments.allowedContentTypes#order", From: []any{"image/png", "image/jpeg"}, To: []any{"image/jpeg", "image/png"}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, DetailsOf(tt.kind, tt.from, tt.to)); diff != "" {
+				t.Errorf("DetailsOf(%s) (-want +got):\n%s", tt.kind, diff)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"sort"
 	"strings"
@@ -84,7 +83,7 @@ func (p *Plan) markdownBlocks() []*block {
 				breaking = "**" + breaking + "**"
 			}
 			fmt.Fprintf(&sb, "| %s | %d | %d | %d | %s | %s | %d | %d |\n",
-				mdCode(e.Name), s.Added, s.Modified, s.Removed, breaking, riskOr(e.Risk), len(e.Errors), len(e.Warnings))
+				MarkdownCode(e.Name), s.Added, s.Modified, s.Removed, breaking, MarkdownText(string(riskOr(e.Risk))), len(e.Errors), len(e.Warnings))
 		}
 		sb.WriteString("\n")
 	}
@@ -95,7 +94,7 @@ func (p *Plan) markdownBlocks() []*block {
 	}
 	for i := range p.Environments {
 		e := &p.Environments[i]
-		head := fmt.Sprintf("### %s\n\n**%s** Risk: %s.\n\n", mdCode(e.Name), summaryLine(e), riskOr(e.Risk))
+		head := fmt.Sprintf("### %s\n\n**%s** Risk: %s.\n\n", MarkdownCode(e.Name), summaryLine(e), MarkdownText(string(riskOr(e.Risk))))
 		bs = append(bs, &block{text: head, prio: prioSummary})
 		bs = append(bs, diagBlocks(e.Errors, config.SeverityError)...)
 		bs = append(bs, diagBlocks(e.Warnings, config.SeverityWarning)...)
@@ -122,7 +121,7 @@ func diagBlocks(ds []config.Diagnostic, s config.Severity) []*block {
 			b.prio = prioWarning
 			label = ":warning: warning"
 		}
-		b.text = fmt.Sprintf("- %s %s: %s\n", label, mdCode(d.Pos().String()), mdText(d.Message))
+		b.text = fmt.Sprintf("- %s %s: %s\n", label, MarkdownCode(d.Pos().String()), MarkdownText(d.Message))
 		out = append(out, b)
 	}
 	return out
@@ -137,7 +136,7 @@ func changeBlock(c *Change) *block {
 		b.prio = prioBreaking
 		sb.WriteString(":warning: **BREAKING** ")
 	}
-	fmt.Fprintf(&sb, "`%s` %s %s", sign, c.Kind, mdCode(c.ID))
+	fmt.Fprintf(&sb, "`%s` %s %s", sign, MarkdownText(string(c.Kind)), MarkdownCode(c.ID))
 	if len(c.Collections) > 0 {
 		shown := c.Collections
 		if len(shown) > maxCollectionsShown {
@@ -145,7 +144,7 @@ func changeBlock(c *Change) *block {
 		}
 		codes := make([]string, len(shown))
 		for i, s := range shown {
-			codes[i] = mdCode(s)
+			codes[i] = MarkdownCode(s)
 		}
 		list := strings.Join(codes, ", ")
 		if n := len(c.Collections) - len(shown); n > 0 {
@@ -155,7 +154,7 @@ func changeBlock(c *Change) *block {
 	}
 	sb.WriteString("\n")
 	for _, r := range c.Reasons {
-		sb.WriteString("  - " + mdText(r) + "\n")
+		sb.WriteString("  - " + MarkdownText(r) + "\n")
 	}
 	b.text = sb.String()
 	if len(c.Details) > 0 {
@@ -163,7 +162,7 @@ func changeBlock(c *Change) *block {
 		fmt.Fprintf(&d, "  <details><summary>%s</summary>\n\n", plural(len(c.Details), "changed field", "changed fields"))
 		d.WriteString("  | Field | From | To |\n  |---|---|---|\n")
 		for _, det := range c.Details {
-			fmt.Fprintf(&d, "  | %s | %s | %s |\n", mdCode(det.Path), mdCode(formatValue(det.From)), mdCode(formatValue(det.To)))
+			fmt.Fprintf(&d, "  | %s | %s | %s |\n", MarkdownCode(det.Path), MarkdownCode(formatValue(det.From)), MarkdownCode(formatValue(det.To)))
 		}
 		d.WriteString("\n  </details>\n\n")
 		b.details = d.String()
@@ -263,22 +262,133 @@ func cut(s string, limit int) string {
 	return s[:n] + mark
 }
 
-// mdCode shows s as code: in backticks when it can be, else as an HTML
-// <code> element, which also holds table pipes and backticks safely.
-func mdCode(s string) string {
-	if s != "" && !strings.ContainsAny(s, "`|\n\r") {
+// MarkdownCode returns s as inline code for GitHub-flavoured markdown, safe
+// anywhere inline, table cells included, whatever s holds: it shows s and
+// can form nothing else (no link, image, mention, issue reference, HTML,
+// emphasis or table cell break). Control and format characters are shown
+// as escapes (see MarkdownText).
+//
+// s is written in backticks when it holds no backtick and no '|': inside a
+// code span GitHub parses no markdown, HTML, autolink or mention. Otherwise
+// it is a <code> element, inside which GitHub still parses markdown and
+// autolinks; there every ASCII punctuation character is written as a
+// numeric character reference (&#91; for '['), which markdown does not read
+// as syntax, so nothing can form, and which the browser shows as the
+// character itself.
+func MarkdownCode(s string) string {
+	s = visible(s)
+	if s != "" && !strings.ContainsAny(s, "`|") {
 		return "`" + s + "`"
 	}
-	r := strings.NewReplacer("|", "&#124;", "\n", " ", "\r", " ", "`", "&#96;")
-	return "<code>" + r.Replace(html.EscapeString(s)) + "</code>"
+	var sb strings.Builder
+	sb.WriteString("<code>")
+	for _, r := range s {
+		if asciiPunct(r) {
+			fmt.Fprintf(&sb, "&#%d;", r)
+			continue
+		}
+		sb.WriteRune(r)
+	}
+	sb.WriteString("</code>")
+	return sb.String()
 }
 
-// mdText escapes prose (a reason, a diagnostic message) so that text from
-// the config cannot turn into markup, links or HTML.
-var mdTextEscaper = strings.NewReplacer(
-	"&", "&amp;", "<", "&lt;", ">", "&gt;",
-	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "|", `\|`, "~", `\~`, "#", `\#`,
-	"\n", " ", "\r", " ",
-)
+// wordJoiner (U+2060) is invisible and joins nothing: written after '@', in
+// "#1", "://" and "www.", it keeps GitHub from seeing a mention, an issue
+// reference or an autolink, which it looks for in the text of the rendered
+// HTML, where backslash escapes have already been consumed.
+const wordJoiner = "\u2060"
 
-func mdText(s string) string { return mdTextEscaper.Replace(s) }
+// MarkdownText escapes s, a line of prose (a reason, a diagnostic message,
+// a policy verdict), for GitHub-flavoured markdown so that it shows as
+// written and can form nothing else: no link, image, mention, issue or
+// pull request reference, autolink, raw HTML (and so no hidden <details> or
+// <!-- --> block), emphasis, strikethrough, math, table cell break, nor, at
+// the start of a line, a heading, list, quote or code block.
+//
+//   - control and format characters are shown as escapes (\n, \x1b,
+//     \u202e: see visible), so s stays on one line and cannot reorder
+//     what follows;
+//   - '&', '<' and '>' are written as HTML entities;
+//   - the punctuation markdown reads anywhere in a line (\ ` * _ [ ] # | ~
+//     and $ for math) is backslash-escaped, and so is a first character
+//     that would start a block (- + = or the '.' or ')' after leading
+//     digits); a leading space is written as &#32;;
+//   - GitHub finds mentions (@org/team), issue references (#1, GH-1) and
+//     autolinks (https://x.y, www.x.y, a@b.c) in the text of the rendered
+//     HTML, after backslash escapes are gone, so those get an invisible
+//     U+2060 WORD JOINER: after '@', between '#' or "GH-" and a digit,
+//     between ':' and "//", and between "www" and '.'. The text reads the
+//     same; copied, it holds the joiners.
+func MarkdownText(s string) string {
+	s = visible(s)
+	var sb strings.Builder
+	sb.Grow(len(s) + len(s)/4)
+	lead := leadingBlockMarker(s)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 0 && c == ' ':
+			sb.WriteString("&#32;")
+		case i == lead:
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		case c == '&':
+			sb.WriteString("&amp;")
+		case c == '<':
+			sb.WriteString("&lt;")
+		case c == '>':
+			sb.WriteString("&gt;")
+		case c == '@':
+			sb.WriteString("@" + wordJoiner)
+		case c == '#':
+			sb.WriteString(`\#`)
+			if i+1 < len(s) && isDigit(s[i+1]) {
+				sb.WriteString(wordJoiner)
+			}
+		case c == '-' && i >= 2 && strings.EqualFold(s[i-2:i], "GH") && i+1 < len(s) && isDigit(s[i+1]):
+			sb.WriteString("-" + wordJoiner)
+		case c == ':' && strings.HasPrefix(s[i+1:], "//"):
+			sb.WriteString(":" + wordJoiner)
+		case (c == 'w' || c == 'W') && len(s)-i >= 4 && strings.EqualFold(s[i:i+4], "www."):
+			sb.WriteString(s[i:i+3] + wordJoiner)
+			i += 2 // the '.' comes next
+		case strings.IndexByte("\\`*_[]|~$", c) >= 0:
+			sb.WriteByte('\\')
+			sb.WriteByte(c)
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
+
+// leadingBlockMarker returns the index of the character that would make s,
+// at the start of a line, a list item, a setext underline or a thematic
+// break ('-', '+' or '=' first, or the '.' or ')' after leading digits), or
+// -1. The other block markers ('#', '>', '*', '_', '`', '~', '|' and
+// leading spaces) are escaped wherever they are.
+func leadingBlockMarker(s string) int {
+	if s == "" {
+		return -1
+	}
+	if strings.IndexByte("-+=", s[0]) >= 0 {
+		return 0
+	}
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i > 0 && i < len(s) && (s[i] == '.' || s[i] == ')') {
+		return i
+	}
+	return -1
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// asciiPunct reports whether r is one of the 32 ASCII punctuation
+// characters, the only characters markdown syntax is made of.
+func asciiPunct(r rune) bool {
+	return r >= '!' && r <= '/' || r >= ':' && r <= '@' || r >= '[' && r <= '`' || r >= '{' && r <= '~'
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/honua-io/honua-gitops/reconciler/config"
 )
@@ -68,7 +70,7 @@ func (t *textWriter) line(s string) {
 }
 
 func (t *textWriter) environment(e *Environment) {
-	t.line(t.paint(ansiBold, "Environment "+e.Name) + " (risk: " + string(riskOr(e.Risk)) + ")")
+	t.line(t.paint(ansiBold, "Environment "+visible(e.Name)) + " (risk: " + visible(string(riskOr(e.Risk))) + ")")
 	t.line("")
 	for i := range e.Changes {
 		t.change(&e.Changes[i])
@@ -93,19 +95,19 @@ func (t *textWriter) environment(e *Environment) {
 
 func (t *textWriter) change(c *Change) {
 	sign, code := actionSign(c.Action)
-	head := "  " + t.paint(code, sign) + " " + string(c.Kind) + " " + c.ID
+	head := "  " + t.paint(code, sign) + " " + visible(string(c.Kind)) + " " + visible(c.ID)
 	if len(c.Collections) > 0 {
-		head += " (" + listSome(c.Collections, maxCollectionsShown) + ")"
+		head += " (" + visible(listSome(c.Collections, maxCollectionsShown)) + ")"
 	}
 	if c.Breaking {
 		head += "  " + t.paint(ansiBoldRed, "[BREAKING]")
 	}
 	t.line(head)
 	for _, d := range c.Details {
-		t.line("      " + d.Path + ": " + formatValue(d.From) + " → " + formatValue(d.To))
+		t.line("      " + visible(d.Path) + ": " + formatValue(d.From) + " → " + formatValue(d.To))
 	}
 	for _, r := range c.Reasons {
-		t.line("      " + t.paint(ansiRed, "! "+r))
+		t.line("      " + t.paint(ansiRed, "! "+visible(r)))
 	}
 }
 
@@ -114,7 +116,61 @@ func (t *textWriter) diagnostic(indent string, d config.Diagnostic, s config.Sev
 	if s == config.SeverityWarning {
 		code = ansiYellow
 	}
-	t.line(indent + d.Pos().String() + ": " + t.paint(code, s.String()) + ": " + d.Message)
+	t.line(indent + visible(d.Pos().String()) + ": " + t.paint(code, s.String()) + ": " + visible(d.Message))
+}
+
+// visible returns s with every character that could change how a terminal
+// or an editor shows the text around it written as a visible escape: C0
+// controls ("\n", "\r", "\t", "\x1b" ...), DEL, C1 controls ("\u009b",
+// which some terminals read as ESC [), line and paragraph separators,
+// Unicode format characters (category Cf: bidi overrides and isolates such
+// as "\u202e", zero-width characters, tags) and bytes that are not UTF-8
+// ("\xff"). A config value is then one line that shows what it holds: it
+// cannot end the line, draw a fake summary, hide what follows or reorder
+// it on screen.
+//
+// Backslashes stay as they are, so visible is idempotent: a reason built
+// from escaped values reads the same when the writer escapes it again.
+func visible(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, needsEscape) {
+		return s
+	}
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&sb, "\\x%02x", s[i])
+		case r == '\n':
+			sb.WriteString(`\n`)
+		case r == '\r':
+			sb.WriteString(`\r`)
+		case r == '\t':
+			sb.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&sb, "\\x%02x", r)
+		case needsEscape(r) && r > 0xffff:
+			fmt.Fprintf(&sb, "\\U%08x", r)
+		case needsEscape(r):
+			fmt.Fprintf(&sb, "\\u%04x", r)
+		default:
+			sb.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return sb.String()
+}
+
+// needsEscape reports whether visible escapes r.
+func needsEscape(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, r == '\u2028', r == '\u2029':
+		return true
+	case r < 0x80:
+		return false
+	}
+	return unicode.Is(unicode.Cf, r)
 }
 
 func actionSign(a Action) (sign, code string) {
