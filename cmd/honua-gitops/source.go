@@ -18,6 +18,7 @@ type sourceFlags struct {
 	path        string
 	maxFileSize int64
 	maxFiles    int
+	maxValues   int
 
 	opened *config.Repository
 }
@@ -27,10 +28,11 @@ func (f *sourceFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.path, "path", "", "the config's folder inside the git repository (with --repo)")
 	fs.Int64Var(&f.maxFileSize, "max-file-size", config.DefaultLimits.MaxFileSize, "largest config file read, in bytes")
 	fs.IntVar(&f.maxFiles, "max-files", config.DefaultLimits.MaxFiles, "most files a config tree may hold")
+	fs.IntVar(&f.maxValues, "max-values", config.DefaultLimits.MaxValues, "most values all config files may expand to together, YAML aliases followed")
 }
 
 func (f *sourceFlags) limits() config.Limits {
-	return config.Limits{MaxFileSize: f.maxFileSize, MaxFiles: f.maxFiles}
+	return config.Limits{MaxFileSize: f.maxFileSize, MaxFiles: f.maxFiles, MaxValues: f.maxValues}
 }
 
 // open returns the source that arg names.

@@ -24,7 +24,8 @@ func (t fieldType) String() string {
 
 // field describes a known field of the Honua document: its type, bounds,
 // and for mappings and lists what they hold. It follows Honua's schema
-// (../shared/honua/metadata-schema.json) and HONUA.md.
+// (the JSON Schema the server publishes for its metadata document) and the
+// rules the server enforces when it loads a document.
 type field struct {
 	typ      fieldType
 	min, max *float64

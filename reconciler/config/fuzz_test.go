@@ -1,6 +1,8 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -19,6 +21,9 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte("{\"id\": \"x\", \"fields\": [{\"name\": 1}]}"))
 	f.Add([]byte("id: x\nminScale: .inf\n"))
 	f.Add([]byte("\xff\xfe"))
+	f.Add([]byte("id: x\nsrid: 04326\nn: 1_000\nb: 0b11\nt: \"${TOKEN}\"\n"))
+	f.Add([]byte("id: x\nt: \x1b[8m\nu: *nope\n"))
+	f.Add([]byte("id: \"a\\u202Eb\"\npassword: hunter2\n"))
 	paths := []string{
 		"environments/common/metadata.yaml",
 		"environments/prod/layers/x.yaml",
@@ -100,6 +105,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(base["environments/common/layers/streets.yaml"]), []byte(base["environments/prod/metadata.yaml"]))
 	f.Add([]byte("id: streets\nserviceId: nowhere\n"), []byte("catalog: {id: x}\nfolders: [{id: Transportation}]\n"))
 	f.Add([]byte("id: other\n"), []byte("services:\n  - id: roads\n"))
+	f.Add([]byte("id: streets\nserviceId: roads\ntitle: \"x ${RUNNER_TOKEN}\"\ngeometryType: Point\nidField: id\ngeometryField: g\nstorage: {table: t, srid: 4326}\n"),
+		[]byte("catalog: {id: c, title: \"${HOME}\"}\nserver: {token: \"${GITHUB_TOKEN}\", banner: \"$${X}\"}\n"))
+	f.Add([]byte("id: \"s\\u202Et\"\nserviceId: roads\n"), []byte("catalog: {id: \"c\\x1b[8m\"}\ndataSources: [{id: pg, provider: postgis, connectionString: \"Password=${P};Host=${H}\"}]\n"))
+	f.Add([]byte("id: streets\na: &a [1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b]\n"), []byte("catalog: {id: c}\nsrid: 04326\n"))
 	f.Fuzz(func(t *testing.T, layer, meta []byte) {
 		fsys := fstest.MapFS{}
 		for p, c := range base {
@@ -123,5 +132,57 @@ func FuzzLoad(f *testing.F) {
 		if g, w := describeState(got), describeState(want); g != w {
 			t.Fatalf("a warm loader differs from a fresh one:\n--- warm\n%s\n--- fresh\n%s", g, w)
 		}
+		// A small repository-wide budget: the files read do not depend on
+		// the loader's cache either.
+		small := Limits{MaxValues: 60}
+		warmSmall := NewLoader(small)
+		warmSmall.Load(&FSSource{FS: fsys, Label: "head", Limits: small})
+		a, _ := warmSmall.Load(&FSSource{FS: fsys, Label: "head", Limits: small})
+		b, _ := NewLoader(small).Load(&FSSource{FS: fsys, Label: "head", Limits: small})
+		if g, w := describeState(a), describeState(b); g != w {
+			t.Fatalf("under a budget, a warm loader differs from a fresh one:\n--- warm\n%s\n--- fresh\n%s", g, w)
+		}
+		// Whatever the content, a secret is rendered only into a data
+		// source's connection string, and never from a rejected state.
+		for _, env := range got.Environments {
+			out, err := RenderJSON(env, func(name string) (string, bool) { return "\x00SECRET-" + name, true })
+			if err != nil {
+				continue
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatalf("rendered document is not JSON: %v", err)
+			}
+			for path := range secretPaths(doc, "") {
+				if !strings.HasPrefix(path, "dataSources[") || !strings.HasSuffix(path, "].connectionString") {
+					t.Fatalf("a secret was rendered into %s", path)
+				}
+			}
+		}
 	})
+}
+
+// secretPaths returns the paths of the strings of v that hold a rendered
+// secret (the marker FuzzLoad renders).
+func secretPaths(v any, path string) map[string]bool {
+	out := map[string]bool{}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			for p := range secretPaths(e, path+"."+k) {
+				out[p] = true
+			}
+		}
+	case []any:
+		for i, e := range t {
+			for p := range secretPaths(e, fmt.Sprintf("%s[%d]", path, i)) {
+				out[p] = true
+			}
+		}
+	case string:
+		if strings.Contains(t, "\x00SECRET-") {
+			out[strings.TrimPrefix(path, ".")] = true
+		}
+	}
+	return out
 }

@@ -162,9 +162,10 @@ type Object struct {
 	// string, int64, float64, bool, nil), unknown fields included, ${NAME}
 	// references unexpanded.
 	Value map[string]any
-	// Digest identifies the object's canonical content: two objects with the
-	// same digest are the same change-wise (key order, list order of sets and
-	// formatting do not matter).
+	// Digest identifies the object's canonical content (DigestOf): two
+	// objects with the same digest are the same change-wise (key order,
+	// formatting, and the order of the few lists the server reads as sets
+	// do not matter; the order of every other list does).
 	Digest string
 	// Origin is the environment folder the object comes from ("common" or the
 	// environment's own name).

@@ -24,8 +24,9 @@ var ErrUnknownEnvironment = errors.New("unknown environment")
 //
 // Objects are compared by key and digest only: an object whose digest did
 // not change costs one map lookup, so moving an object to another file, from
-// common into an environment with the same content, reordering a set-like
-// list or reformatting YAML is not a change.
+// common into an environment with the same content, reordering a list whose
+// order the server ignores (config.UnorderedList) or reformatting YAML is
+// not a change.
 //
 // The environments' errors and warnings are head's diagnostics for that
 // environment plus head's repository-level diagnostics.

@@ -156,6 +156,10 @@ func changeBlock(c *Change) *block {
 	for _, r := range c.Reasons {
 		sb.WriteString("  - " + MarkdownText(r) + "\n")
 	}
+	// Where secrets go is never folded away with the details.
+	for _, r := range c.SecretRefs {
+		sb.WriteString("  - :key: " + MarkdownText(secretRefLine(r)) + "\n")
+	}
 	b.text = sb.String()
 	if len(c.Details) > 0 {
 		var d strings.Builder

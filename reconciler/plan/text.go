@@ -109,6 +109,23 @@ func (t *textWriter) change(c *Change) {
 	for _, r := range c.Reasons {
 		t.line("      " + t.paint(ansiRed, "! "+visible(r)))
 	}
+	for _, r := range c.SecretRefs {
+		t.line("      " + t.paint(ansiYellow, "secret "+visible(secretRefLine(r))))
+	}
+}
+
+// secretRefLine says what a change does with a secret reference, by name
+// and place: "${PG_PASSWORD} added to connectionString (password)".
+func secretRefLine(r SecretRef) string {
+	verb := "added to"
+	if r.Action == ActionRemove {
+		verb = "removed from"
+	}
+	s := "${" + r.Name + "} " + verb + " " + r.Path
+	if r.Part != "" {
+		s += " (" + r.Part + ")"
+	}
+	return s
 }
 
 func (t *textWriter) diagnostic(indent string, d config.Diagnostic, s config.Severity) {
