@@ -45,7 +45,7 @@ func Render(env *Environment, secrets Secrets) (map[string]any, error) {
 	}
 	doc := map[string]any{}
 	for k, v := range env.Extra {
-		doc[k] = v
+		doc[k] = deepCopy(v)
 	}
 	for _, k := range Kinds {
 		if k != KindCatalog {
