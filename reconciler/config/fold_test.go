@@ -16,7 +16,7 @@ func TestFoldIDIsOrdinalIgnoreCase(t *testing.T) {
 		{"\U00010428", "\U00010400"}, // Deseret: a pair outside the BMP
 	}
 	different := [][2]string{
-		{"ſtreets", "streets"}, // U+017F upper-cases to S, but not across ASCII
+		{"ſtreets", "streets"},    // U+017F upper-cases to S, but not across ASCII
 		{"\u212Aelvin", "kelvin"}, // KELVIN SIGN
 		{"ıd", "id"},              // dotless i
 		{"\u0130d", "id"},         // capital I with dot

@@ -45,7 +45,7 @@ func Render(env *Environment, secrets Secrets) (map[string]any, error) {
 	}
 	doc := map[string]any{}
 	for k, v := range env.Extra {
-		doc[k] = deepCopy(v)
+		doc[k] = CopyValue(v)
 	}
 	for _, k := range Kinds {
 		if k != KindCatalog {
@@ -93,7 +93,7 @@ func RenderJSON(env *Environment, secrets Secrets) ([]byte, error) {
 // References anywhere else are validation errors, and an environment with
 // errors is never rendered, so nothing else is filled.
 func fill(o *Object, secrets Secrets, missing *[]MissingSecret) map[string]any {
-	out := deepCopy(o.Value).(map[string]any)
+	out := CopyValue(o.Value).(map[string]any)
 	for _, path := range SecretFields[o.Kind] {
 		s, ok := out[path].(string)
 		if !ok || !strings.Contains(s, "${") {
@@ -113,18 +113,20 @@ func fill(o *Object, secrets Secrets, missing *[]MissingSecret) map[string]any {
 	return out
 }
 
-func deepCopy(v any) any {
+// CopyValue returns a deep copy of a JSON-compatible value (maps and lists
+// are copied, scalars shared).
+func CopyValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = deepCopy(e)
+			out[k] = CopyValue(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = deepCopy(e)
+			out[i] = CopyValue(e)
 		}
 		return out
 	}

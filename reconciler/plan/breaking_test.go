@@ -386,28 +386,6 @@ func TestSRIDDeclaredTwice(t *testing.T) {
 	}
 }
 
-func TestNoSecretInPlan(t *testing.T) {
-	base := baseObjects()
-	head := mutated(baseObjects(), pg, func(v map[string]any) {
-		v["connectionString"] = "postgres://reader:s3cret@pg.internal/gis?sslmode=require"
-	})
-	p := Compute(newState(newEnv("production", base...)), newState(newEnv("production", head...)), nil)
-	var sb strings.Builder
-	if err := p.WriteJSON(&sb); err != nil {
-		t.Fatal(err)
-	}
-	sb.WriteString(p.Markdown(0))
-	if err := p.WriteText(&sb, false); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(sb.String(), "s3cret") {
-		t.Errorf("the plan shows the password:\n%s", sb.String())
-	}
-	if !strings.Contains(sb.String(), "postgres://reader:***@pg.internal/gis") {
-		t.Errorf("the plan does not show the redacted connection string:\n%s", sb.String())
-	}
-}
-
 // TestDefaultCRS: a service's default CRS is what clients get without
 // asking; an absent ogc.defaultCrs is CRS84, and so is every spelling of it.
 func TestDefaultCRS(t *testing.T) {

@@ -135,9 +135,9 @@ type draftObject struct {
 }
 
 func (d *draft) clone() *draft {
-	c := &draft{extra: deepCopy(d.extra).(map[string]any)}
+	c := &draft{extra: config.CopyValue(d.extra).(map[string]any)}
 	for _, o := range d.objects {
-		c.objects = append(c.objects, draftObject{o.kind, deepCopy(o.value).(map[string]any)})
+		c.objects = append(c.objects, draftObject{o.kind, config.CopyValue(o.value).(map[string]any)})
 	}
 	return c
 }
@@ -203,12 +203,12 @@ func differentialBase(t *testing.T) *draft {
 	env := st.Environments["production"]
 	d := &draft{extra: map[string]any{}}
 	if env.Extra != nil {
-		d.extra = deepCopy(env.Extra).(map[string]any)
+		d.extra = config.CopyValue(env.Extra).(map[string]any)
 	}
 	d.extra["server"] = map[string]any{"port": int64(8080), "cors": map[string]any{"origins": []any{"https://a.example", "https://b.example"}}}
 	layers, styles, services := 0, 0, 0
 	for _, o := range env.Sorted() {
-		v := deepCopy(o.Value).(map[string]any)
+		v := config.CopyValue(o.Value).(map[string]any)
 		switch o.Kind {
 		case config.KindLayer:
 			layers++
@@ -554,7 +554,7 @@ func (g *editor) element(list []any, kind, path string) any {
 	if len(list) > 0 {
 		switch e := list[g.rng.IntN(len(list))].(type) {
 		case map[string]any:
-			c := deepCopy(e).(map[string]any)
+			c := config.CopyValue(e).(map[string]any)
 			for _, k := range []string{"name", "id", "value", "href"} {
 				if _, ok := c[k].(string); ok {
 					c[k] = g.freshString()
@@ -576,7 +576,7 @@ func (g *editor) addObject(d *draft) bool {
 	if o.kind == config.KindCatalog {
 		return false
 	}
-	v := deepCopy(o.value).(map[string]any)
+	v := config.CopyValue(o.value).(map[string]any)
 	v["id"] = "new-" + g.freshString()
 	g.logf("add %s %s (a copy of %v)", o.kind, v["id"], o.value["id"])
 	d.objects = append(d.objects, draftObject{o.kind, v})

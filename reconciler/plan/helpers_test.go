@@ -29,25 +29,6 @@ func newState(envs ...*config.Environment) *config.State {
 	return s
 }
 
-// deepCopy copies a JSON-compatible value so tests can mutate one side.
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
-}
-
 func layerValue(id, service string) map[string]any {
 	return map[string]any{
 		"id":            id,
@@ -149,7 +130,7 @@ func mutated(objs []*config.Object, k config.Key, f func(v map[string]any)) []*c
 	found := false
 	for _, o := range objs {
 		if o.Key() == k {
-			v := deepCopy(o.Value).(map[string]any)
+			v := config.CopyValue(o.Value).(map[string]any)
 			f(v)
 			id, _ := v["id"].(string)
 			o = config.NewObject(o.Kind, id, o.Pos, v, nil)

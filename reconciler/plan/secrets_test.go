@@ -33,6 +33,7 @@ func TestNoSecretLeaksInPlan(t *testing.T) {
 		{"ampersand", "Host=db;Password=Tr0ub&dorOLD", "Host=db;Password=Tr0ub&dorNEW", []string{"Tr0ub", "dorOLD", "dorNEW"}, []string{"Host=db;Password=***"}},
 		{"single quotes", "Host=db;password='OLD secretA';Port=1", "Host=db;password='NEW secretB';Port=1", []string{"secretA", "secretB", "OLD", "NEW"}, []string{"password=***;Port=1"}},
 		{"double quotes", `Host=db;Password="OLD pw;1"`, `Host=db;Password="NEW pw;2"`, []string{"pw;1", "pw;2", "OLD", "NEW"}, nil},
+		{"URL", "postgres://reader:OLDs3cret@pg.internal/gis?sslmode=require", "postgres://reader:NEWs3cret@pg.internal/gis?sslmode=require", []string{"s3cret"}, []string{"postgres://reader:***@pg.internal/gis?sslmode=require"}},
 		{"URL with @ in the password", "postgresql://u:OLDp@ss@host/db", "postgresql://u:NEWp@ss@host/db", []string{"OLDp", "NEWp", "ss@host"}, []string{"postgresql://u:***@host/db"}},
 		{"Snowflake key password", "account=a;user=u;private_key_pwd=OLDk3y", "account=a;user=u;private_key_pwd=NEWk3y", []string{"OLDk3y", "NEWk3y"}, nil},
 		{"a mapping", map[string]any{"host": "db", "password": "hunter2"}, map[string]any{"host": "db", "password": "hunter3", "user": "gis"}, []string{"hunter2", "hunter3"}, nil},
