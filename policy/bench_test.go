@@ -51,13 +51,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	eng := NewEngine()
 	for _, n := range []int{10, 100, 10000} {
 		in := benchInput(n)
-		if v := eng.Evaluate(context.Background(), bundle, in); len(v.Errors) > 0 {
-			b.Fatal(v.Errors)
+		if v, err := eng.Evaluate(context.Background(), bundle, in); err != nil || len(v.Errors) > 0 {
+			b.Fatal(err, v.Errors)
 		}
 		b.Run(fmt.Sprintf("changes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				eng.Evaluate(context.Background(), bundle, in)
+				if _, err := eng.Evaluate(context.Background(), bundle, in); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -72,13 +74,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	builtinOnly := mustLoad(b, files)
 	for _, n := range []int{100, 10000} {
 		in := benchInput(n)
-		if v := eng.Evaluate(context.Background(), builtinOnly, in); len(v.Errors) > 0 {
-			b.Fatal(v.Errors)
+		if v, err := eng.Evaluate(context.Background(), builtinOnly, in); err != nil || len(v.Errors) > 0 {
+			b.Fatal(err, v.Errors)
 		}
 		b.Run(fmt.Sprintf("builtin-only/changes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				eng.Evaluate(context.Background(), builtinOnly, in)
+				if _, err := eng.Evaluate(context.Background(), builtinOnly, in); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -87,7 +91,9 @@ func BenchmarkEvaluate(b *testing.B) {
 		in.Now = mustTimeNoT("2026-03-09T20:00:00Z")
 		b.ReportAllocs()
 		for b.Loop() {
-			eng.Evaluate(context.Background(), bundle, in)
+			if _, err := eng.Evaluate(context.Background(), bundle, in); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("compile", func(b *testing.B) {
@@ -95,7 +101,9 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			bb := mustLoad(b, files)
-			NewEngine().Check(context.Background(), bb)
+			if ds, err := NewEngine().Check(context.Background(), bb); err != nil || len(ds) > 0 {
+				b.Fatal(err, ds)
+			}
 		}
 	})
 }

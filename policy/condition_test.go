@@ -69,7 +69,7 @@ func TestConditions(t *testing.T) {
 			if tt.changes == nil {
 				in.Plan = planOf(add)
 			}
-			v := NewEngine().Evaluate(context.Background(), b, in)
+			v := evaluate(t, b, in)
 			if len(v.Errors) > 0 {
 				t.Fatal(v.Errors)
 			}

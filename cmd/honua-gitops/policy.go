@@ -84,7 +84,11 @@ func runPolicyTests(ctx context.Context, out io.Writer, dir string, builtins boo
 		if err != nil {
 			return false, err
 		}
-		if ds := policyEngine.Check(ctx, b); len(ds) > 0 {
+		ds, err := policyEngine.Check(ctx, b)
+		if err != nil {
+			return false, err
+		}
+		if len(ds) > 0 {
 			fmt.Fprintf(out, "%s: the policy does not compile:\n", dir)
 			for _, d := range ds {
 				fmt.Fprintf(out, "  %s\n", d)
@@ -200,7 +204,10 @@ usage or I/O errors.`,
 				}
 				return enc.Encode(v)
 			}
-			v := eng.Evaluate(cmd.Context(), b, in)
+			v, err := eng.Evaluate(cmd.Context(), b, in)
+			if err != nil {
+				return err
+			}
 			for _, p := range v.Prints {
 				fmt.Fprintln(cmd.ErrOrStderr(), p)
 			}
@@ -316,7 +323,7 @@ func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts 
 	}
 	for i := range p.Environments {
 		env := &p.Environments[i]
-		v := eng.Evaluate(ctx, b, policy.Input{
+		v, err := eng.Evaluate(ctx, b, policy.Input{
 			Environment: env.Name,
 			Now:         opts.Now,
 			SHA:         opts.SHA,
@@ -324,6 +331,11 @@ func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts 
 			PR:          pr,
 			Deployments: opts.Deployments,
 		})
+		if err != nil {
+			// The run was cancelled: no verdict, rather than a deny that
+			// blames the policy.
+			return false, err
+		}
 		env.Verdict = v
 		denied = denied || !v.Allow
 	}

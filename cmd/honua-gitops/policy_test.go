@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
 	"github.com/honua-io/honua-gitops/samples"
 )
 
@@ -203,5 +208,31 @@ func TestPolicyEvalCommand(t *testing.T) {
 	_, stderr, code = runCmd(t, "policy", "eval", "--dir", dir, "--input", file+".missing")
 	if code != exitUsage {
 		t.Errorf("missing input: exit %d (%s)", code, stderr)
+	}
+}
+
+// TestAttachVerdictsCancelled checks that a cancelled run is an error, not
+// a verdict that blames the policy.
+func TestAttachVerdictsCancelled(t *testing.T) {
+	loader := config.NewLoader(config.DefaultLimits)
+	base := config.NewDirSource(copySample(t, "config"), config.DefaultLimits)
+	st, err := loader.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.ComputeStrict(st, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = attachVerdicts(ctx, p, base, planPolicyOptions{Now: time.Now()})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("attachVerdicts with a cancelled context: %v, want context.Canceled", err)
+	}
+	for _, e := range p.Environments {
+		if e.Verdict != nil {
+			t.Errorf("%s has a verdict %+v from a cancelled run", e.Name, e.Verdict)
+		}
 	}
 }
