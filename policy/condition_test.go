@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -151,6 +152,16 @@ func TestConditionErrors(t *testing.T) {
 		{"resourcesAdded > 1.2.3", `bad number "1.2.3"`},
 		{"resourcesAdded > 10abc", `bad number "10abc"`},
 		{"resourcesAdded > -1", `expected a number, a name or ( but found "-" at column 18`},
+		// Columns count characters, and a character the language does not
+		// know is shown as itself, not as one of its bytes.
+		{"résumé > 0", `unexpected 'é' at column 2`},
+		{`"ü" == type || ü > 0`, `unexpected 'ü' at column 16`},
+		{`type == "ü" || resourcesAdded > 1e3`, `bad number "1e3" at column 33`},
+		{"resourcesAdded ≥ 1", `unexpected '≥' at column 16`},
+		{"resourcesAdded > 0\x00", `unexpected '\x00' at column 19`},
+		{"resourcesAdded > 0\u200b", `unexpected '\u200b' at column 19`},
+		{"resourcesAdded > 0 \xff", "invalid UTF-8 at column 20"},
+		{"ſmith > 0", `unexpected 'ſ' at column 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
@@ -159,6 +170,120 @@ func TestConditionErrors(t *testing.T) {
 				t.Errorf("parseCondition(%q) = %v, want an error containing %q", tt.cond, err, tt.msg)
 			}
 		})
+	}
+}
+
+// TestConditionLimits checks that hostile conditions are refused before
+// the parser recurses or the generator writes a rule per term: they once
+// overflowed the stack (300,000 parentheses) or took a minute (100,000
+// negations; 10,000 "or" terms).
+func TestConditionLimits(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("(", n) + "true" + strings.Repeat(")", n) }
+	ors := func(n int) string { return "true" + strings.Repeat(" || true", n-1) }
+	tests := []struct {
+		name, cond string
+		msg        string // "" means it parses
+	}{
+		{"300,000 nested parentheses", deep(300_000), "is 600004 bytes long, over the limit of 1000: split it"},
+		{"100,000 negations", strings.Repeat("!", 100_000) + "true", "is 100004 bytes long, over the limit of 1000"},
+		{"10,000 or terms", ors(10_000), "is 79996 bytes long, over the limit of 1000"},
+		{"parentheses at the limit", deep(MaxConditionDepth), ""},
+		{"parentheses past the limit", deep(MaxConditionDepth + 1), "deeper than 16 levels (at column 17): simplify it"},
+		{"negations past the limit", strings.Repeat("!", 17) + "true", "deeper than 16 levels (at column 17)"},
+		{"not words past the limit", strings.Repeat("not ", 17) + "true", "deeper than 16 levels (at column 65)"},
+		{"negations and parentheses", strings.Repeat("!(", 9) + "true" + strings.Repeat(")", 9), "deeper than 16 levels (at column 17)"},
+		// A negation ends at the next and/or of its level: many negated
+		// terms side by side are not deep.
+		{"negations side by side", "!true" + strings.Repeat(" && !true", 20), ""},
+		{"negations closed by parentheses", strings.Repeat("(!true) && ", 20) + "true", ""},
+		{"terms at the limit", "!(" + ors(32) + ")", ""},
+		{"terms past the limit", "!(" + ors(32) + ") && true", "more than 64 names, numbers, strings and operators (at column 257): split it"},
+		{"sums past the limit", "resourcesAdded" + strings.Repeat(" + 1", 40) + " > 0", "more than 64 names"},
+		{"unbalanced closing parentheses", strings.Repeat(")", 20) + "true", `expected a number, a name or ( but found ")" at column 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseCondition(tt.cond)
+			switch {
+			case tt.msg == "" && err != nil:
+				t.Errorf("parseCondition: %v, want it to parse", err)
+			case tt.msg != "" && (err == nil || !strings.Contains(err.Error(), tt.msg)):
+				t.Errorf("parseCondition = %v, want an error containing %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// TestConditionLimitsInFile checks that the limits are diagnostics of the
+// policy file, naming the line and column of the condition, with the
+// condition shortened, and that all the conditions of a file are bounded
+// together.
+func TestConditionLimitsInFile(t *testing.T) {
+	rule := func(name, cond string) string {
+		return "      - name: " + name + "\n        condition: " + yamlQuote(cond) + "\n"
+	}
+	big := "true" + strings.Repeat(" || true", 31) // 63 terms
+	var many strings.Builder
+	for i := range 40 {
+		many.WriteString(rule(fmt.Sprintf("r%d", i), big))
+	}
+	tests := []struct {
+		name, file, want string
+	}{
+		{"deep", "environments:\n  production:\n    approvalRules:\n" + rule("deep", strings.Repeat("(", 300_000)+"true"+strings.Repeat(")", 300_000)),
+			`.gitops/deployment-policy.yaml:5:20: error: approval rule "deep": condition "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((…" does not parse: it is 600004 bytes long, over the limit of 1000: split it into several approval rules`},
+		{"all conditions", "environments:\n  production:\n    approvalRules:\n" + many.String(),
+			`.gitops/deployment-policy.yaml:67:20: error: approval rule "r31": the approval conditions of this file have more than 2000 names, numbers, strings and operators in all`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := ParseFile(PolicyFile, []byte(tt.file))
+			if len(diags) != 1 || !strings.HasPrefix(diags[0].String(), tt.want) {
+				t.Fatalf("diagnostics = %v\nwant one starting %q", diags, tt.want)
+			}
+			if len(diags[0].String()) > 400 {
+				t.Errorf("the diagnostic is %d bytes long: the condition is not shortened", len(diags[0].String()))
+			}
+		})
+	}
+}
+
+// TestDefaultRulesInherited checks that the approval rules of defaults apply
+// to every environment without rules of its own, listed or not, and that
+// they are translated once, not once per environment.
+func TestDefaultRulesInherited(t *testing.T) {
+	var envs strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&envs, "  e%d: {autoApprove: true}\n", i)
+	}
+	file := `defaults:
+  autoApprove: true
+  approvalRules:
+    - {name: removals, condition: resourcesRemoved > 0}
+environments:
+  production:
+    autoApprove: true
+    approvalRules:
+      - {name: datasource, condition: type == "datasource"}
+  staging:
+    autoApprove: true
+    approvalRules: []
+` + envs.String()
+	b := mustLoad(t, map[string]string{PolicyFile: file})
+	if len(b.Errors) > 0 {
+		t.Fatal(b.Errors)
+	}
+	if gen := conditionsModule(b.File); strings.Count(gen, "input.plan.summary.removed > 0") != 1 {
+		t.Errorf("the rule of defaults is written %d times:\n%.2000s", strings.Count(gen, "input.plan.summary.removed > 0"), gen)
+	}
+	rm := layerChange("gone", plan.ActionRemove, false)
+	for env, want := range map[string]bool{"e7": true, "e199": true, "qa": true, "production": false, "staging": false} {
+		in := prodInput("2026-03-11T20:00:00Z")
+		in.Environment, in.Plan = env, planOf(rm)
+		v := evaluate(t, b, in)
+		if v.Approval.Required != want {
+			t.Errorf("%s: approval required = %v, want %v (%v)", env, v.Approval.Required, want, v.Approval.Reasons)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -49,6 +50,10 @@ type EnvPolicy struct {
 	ApprovalRules []ApprovalRule
 	Safety        Safety
 	Notifications map[string]any
+
+	// ownRules is true when ApprovalRules are the environment's own, not
+	// inherited from defaults (see conditionsModule).
+	ownRules bool
 }
 
 // Promotion requires a commit to have succeeded in After at least Soak ago.
@@ -121,6 +126,9 @@ type rawEnv struct {
 type fileParser struct {
 	path  string
 	diags []config.Diagnostic
+	// condTerms counts the terms and operators of the approval conditions
+	// parsed so far (MaxFileConditionTerms).
+	condTerms int
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
@@ -276,7 +284,7 @@ func resolve(name string, r, d rawEnv) EnvPolicy {
 	}
 	switch pick(r.rulesSet, d.rulesSet) {
 	case 1:
-		e.ApprovalRules = r.approvalRules
+		e.ApprovalRules, e.ownRules = r.approvalRules, true
 	case 2:
 		e.ApprovalRules = d.approvalRules
 	}
@@ -442,15 +450,34 @@ func (p *fileParser) rules(n *yaml.Node) []ApprovalRule {
 			return
 		}
 		r.Pos = config.Position{File: p.path, Line: condNode.Line, Column: condNode.Column}
+		if p.condTerms > MaxFileConditionTerms {
+			return // reported once, at the condition that crossed the limit
+		}
 		e, err := parseCondition(r.Condition)
 		if err != nil {
-			p.errorf(condNode, "approval rule %q: condition %q does not parse: %v", r.Name, r.Condition, err)
+			p.errorf(condNode, "approval rule %q: condition %q does not parse: %v", r.Name, clip(r.Condition, 80), err)
+			return
+		}
+		// Every condition becomes Rego rules that are compiled with the
+		// policy: their total is bounded as well as each one's.
+		if p.condTerms += e.size(); p.condTerms > MaxFileConditionTerms {
+			p.errorf(condNode, "approval rule %q: the approval conditions of this file have more than %d names, numbers, strings and operators in all: remove or simplify approval rules (put shared rules in defaults once, not in every environment)", r.Name, MaxFileConditionTerms)
 			return
 		}
 		r.expr = e
 		out = append(out, r)
 	})
 	return out
+}
+
+// clip shortens s for a message: a condition may be up to
+// MaxConditionBytes long, and one over the limit much longer.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
 }
 
 var clockRe = regexp.MustCompile(`^([01]?\d|2[0-4]):([0-5]\d)$`)
