@@ -73,9 +73,17 @@ type Module struct {
 
 // Load reads the policy of a config repository: .gitops/deployment-policy.yaml
 // and .gitops/policies/*.rego (files ending _test.rego are tests, not
-// policy). The returned error is for a source that cannot be read; problems
-// of content are in Bundle.Errors.
+// policy), within config.DefaultLimits. See LoadWithLimits.
 func Load(src config.Source) (*Bundle, error) {
+	return LoadWithLimits(src, config.DefaultLimits)
+}
+
+// LoadWithLimits is Load within lim (zero fields take config.DefaultLimits):
+// the policy file is read as config files are (size, UTF-8, aliases,
+// nesting). The returned error is for a source that cannot be read;
+// problems of content are in Bundle.Errors.
+func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
+	lim = limitsOrDefault(lim)
 	files, err := src.List()
 	if err != nil {
 		return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
@@ -88,7 +96,7 @@ func Load(src config.Source) (*Bundle, error) {
 			if policyData, err = src.Read(f.Path); err != nil {
 				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
 			}
-		case strings.HasPrefix(f.Path, PoliciesDir+"/") && path.Ext(f.Path) == ".rego" && !strings.HasSuffix(f.Path, "_test.rego"):
+		case isPolicyModule(f.Path):
 			b, err := src.Read(f.Path)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
@@ -96,15 +104,46 @@ func Load(src config.Source) (*Bundle, error) {
 			custom = append(custom, Module{Path: f.Path, Source: string(b)})
 		}
 	}
-	b := NewBundle(policyData, custom)
+	b := newBundle(policyData, custom, lim, nil)
 	b.Source = src.Name()
 	return b, nil
 }
 
+// isPolicyModule reports whether path is a custom policy module (not a
+// test) of the repository.
+func isPolicyModule(p string) bool {
+	return strings.HasPrefix(p, PoliciesDir+"/") && path.Ext(p) == ".rego" && !strings.HasSuffix(p, "_test.rego")
+}
+
+// limitsOrDefault fills zero fields from config.DefaultLimits.
+func limitsOrDefault(lim config.Limits) config.Limits {
+	d := config.DefaultLimits
+	if lim.MaxFileSize <= 0 {
+		lim.MaxFileSize = d.MaxFileSize
+	}
+	if lim.MaxFiles <= 0 {
+		lim.MaxFiles = d.MaxFiles
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = d.MaxDepth
+	}
+	if lim.MaxNodes <= 0 {
+		lim.MaxNodes = d.MaxNodes
+	}
+	return lim
+}
+
 // NewBundle builds a bundle from the content of deployment-policy.yaml (nil
-// when the repository has none) and custom modules.
+// when the repository has none) and custom modules, within
+// config.DefaultLimits.
 func NewBundle(policyFile []byte, custom []Module) *Bundle {
-	b := &Bundle{Custom: custom, modules: map[string]*ast.Module{}}
+	return newBundle(policyFile, custom, config.DefaultLimits, nil)
+}
+
+// newBundle builds a bundle; problems are errors found while reading the
+// source (Load), which make the bundle deny everything.
+func newBundle(policyFile []byte, custom []Module, lim config.Limits, problems []config.Diagnostic) *Bundle {
+	b := &Bundle{Custom: custom, modules: map[string]*ast.Module{}, Errors: problems}
 	bs := builtins()
 	if bs.err != nil {
 		b.Errors = append(b.Errors, config.Diagnostic{File: builtinPrefix, Message: "the built-in policy library does not parse: " + bs.err.Error(), Rule: "policy-builtin"})
@@ -113,12 +152,12 @@ func NewBundle(policyFile []byte, custom []Module) *Bundle {
 		b.modules[name] = m
 	}
 	if policyFile != nil {
-		f, diags := ParseFile(PolicyFile, policyFile)
+		f, diags := ParseFile(PolicyFile, policyFile, lim)
 		b.Errors = append(b.Errors, diags...)
 		b.File = f
 	}
 	if b.File == nil {
-		b.File, _ = ParseFile(PolicyFile, nil)
+		b.File, _ = ParseFile(PolicyFile, nil, lim)
 	}
 	gen := conditionsModule(b.File)
 	genName := PolicyFile + "#approvalRules"

@@ -237,7 +237,7 @@ func TestConditionLimitsInFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, diags := ParseFile(PolicyFile, []byte(tt.file))
+			_, diags := ParseFile(PolicyFile, []byte(tt.file), config.DefaultLimits)
 			if len(diags) != 1 || !strings.HasPrefix(diags[0].String(), tt.want) {
 				t.Fatalf("diagnostics = %v\nwant one starting %q", diags, tt.want)
 			}

@@ -17,15 +17,33 @@ import (
 // PolicyFile is where a config repository keeps its deployment policy.
 const PolicyFile = ".gitops/deployment-policy.yaml"
 
+// APIVersion and Kind are the header of a policy file in the format of the
+// original design ("apiVersion: honua.io/v1", "kind: DeploymentPolicy").
+// The header is optional; when present it must say these.
+const (
+	APIVersion = "honua.io/v1"
+	Kind       = "DeploymentPolicy"
+)
+
 // File is .gitops/deployment-policy.yaml after parsing: every environment's
 // policy with defaults applied.
 type File struct {
+	// Metadata is the metadata block of the header, when the file has one.
+	Metadata Metadata
 	// PolicyOwners must approve any PR that changes .gitops/.
 	PolicyOwners []string
 	// Defaults is the policy of an environment the file does not list.
 	Defaults EnvPolicy
 	// Environments are the listed environments by name.
 	Environments map[string]EnvPolicy
+}
+
+// Metadata names and describes a policy file (the header's metadata).
+type Metadata struct {
+	Name        string
+	Description string
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
 // EnvPolicy is the policy of one environment.
@@ -125,6 +143,7 @@ type rawEnv struct {
 // fileParser collects diagnostics while it walks the YAML nodes.
 type fileParser struct {
 	path  string
+	lim   config.Limits
 	diags []config.Diagnostic
 	// condTerms counts the terms and operators of the approval conditions
 	// parsed so far (MaxFileConditionTerms).
@@ -139,26 +158,35 @@ func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
 	p.diags = append(p.diags, d)
 }
 
-// ParseFile parses the deployment policy. Every problem is returned as a
-// diagnostic naming the file, line and column; the File is usable (with the
-// faulty parts left at their defaults) only when there are none.
-func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
-	p := &fileParser{path: path}
+// ParseFile parses the deployment policy. It is read as the config reader
+// reads outside YAML (config.ParseYAML within lim, whose zero fields take
+// config.DefaultLimits): size, UTF-8, one document, aliases and nesting
+// bounded, syntax errors at their line and column. Every problem is
+// returned as a diagnostic naming the file, line and column; the File is
+// usable (with the faulty parts left at their defaults) only when there are
+// none, and nil when the YAML itself is refused.
+func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Diagnostic) {
+	p := &fileParser{path: path, lim: lim}
 	f := &File{Environments: map[string]EnvPolicy{}}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d := config.Diagnostic{Severity: config.SeverityError, File: path, Message: "invalid YAML: " + err.Error(), Rule: "policy-file"}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			d.Line, _ = strconv.Atoi(m[1])
-		}
-		return nil, []config.Diagnostic{d}
+	root, diags := config.ParseYAML(path, data, lim)
+	if len(diags) > 0 {
+		return nil, diags
 	}
 	defaults := rawEnv{}
 	envs := map[string]rawEnv{}
-	if len(doc.Content) > 0 {
-		root := doc.Content[0]
+	if root != nil {
 		p.mapping(root, "the policy file", func(key string, k, v *yaml.Node) {
 			switch key {
+			case "apiVersion":
+				if s := p.str(v); s != APIVersion {
+					p.errorf(v, "apiVersion %q is not supported: write apiVersion: %s", s, APIVersion)
+				}
+			case "kind":
+				if s := p.str(v); s != Kind {
+					p.errorf(v, "kind %q is not a deployment policy: write kind: %s", s, Kind)
+				}
+			case "metadata":
+				f.Metadata = p.metadata(v)
 			case "version":
 				if n := p.integer(v); n != 1 {
 					p.errorf(v, "version %s is not supported: this honua-gitops reads version 1", v.Value)
@@ -175,7 +203,7 @@ func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
 					envs[name] = p.env(v)
 				})
 			default:
-				p.unknown(k, key, "version, policyOwners, defaults, environments")
+				p.unknown(k, key, "apiVersion, kind, metadata, version, policyOwners, defaults, environments")
 			}
 		})
 	}
@@ -195,8 +223,6 @@ func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
 	config.SortDiagnostics(p.diags)
 	return f, p.diags
 }
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // Env returns the policy of the named environment: its entry, or the
 // defaults.
@@ -336,7 +362,7 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 		case "preventSelfApproval":
 			r.preventSelfApproval = p.boolean(v)
 		case "approvalExpiry":
-			if d, ok := p.duration(v); ok {
+			if d, ok := p.duration(v, "approvalExpiry"); ok {
 				r.approvalExpiry = &d
 			}
 		case "promotion":
@@ -359,8 +385,12 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 		case "safety":
 			p.safety(v, &r)
 		case "notifications":
-			var m map[string]any
-			if err := v.Decode(&m); err != nil {
+			// Decoded as config files are (YAML 1.2 numbers, merge keys,
+			// duplicate keys refused): rules read it as data.
+			val, ds := config.DecodeYAML(p.path, v, p.lim)
+			p.diags = append(p.diags, ds...)
+			m, ok := val.(map[string]any)
+			if len(ds) == 0 && !ok && v.Tag != "!!null" {
 				p.errorf(v, "notifications must be a mapping of event to notification targets")
 			}
 			r.notifications = m
@@ -414,7 +444,7 @@ func (p *fileParser) promotion(n *yaml.Node) *Promotion {
 		case "after":
 			pr.After = p.str(v)
 		case "soak":
-			pr.Soak, _ = p.duration(v)
+			pr.Soak, _ = p.duration(v, "promotion.soak")
 		default:
 			p.unknown(k, key, "after, soak")
 		}
@@ -731,18 +761,52 @@ func (p *fileParser) boolean(n *yaml.Node) *bool {
 	return &b
 }
 
+// integer reads a whole number as config files read numbers: by YAML 1.2,
+// refusing forms that YAML 1.1 reads differently (010, 1_000).
 func (p *fileParser) integer(n *yaml.Node) int {
-	var i int
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n, "expected a whole number, not %q", n.Value)
-		return 0
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		v, ds := config.DecodeYAML(p.path, n, p.lim)
+		if len(ds) > 0 {
+			p.diags = append(p.diags, ds...)
+			return 0
+		}
+		if i, ok := v.(int64); ok {
+			return int(i)
+		}
 	}
-	return i
+	p.errorf(n, "expected a whole number, not %q", n.Value)
+	return 0
+}
+
+// metadata reads the header's metadata: name, description, labels and
+// annotations, as Kubernetes-style headers write them.
+func (p *fileParser) metadata(n *yaml.Node) Metadata {
+	var m Metadata
+	strMap := func(v *yaml.Node, what string) map[string]string {
+		out := map[string]string{}
+		p.mapping(v, what, func(key string, _, v *yaml.Node) { out[key] = p.str(v) })
+		return out
+	}
+	p.mapping(n, "metadata", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			m.Name = p.str(v)
+		case "description":
+			m.Description = p.str(v)
+		case "labels":
+			m.Labels = strMap(v, "metadata.labels")
+		case "annotations":
+			m.Annotations = strMap(v, "metadata.annotations")
+		default:
+			p.unknown(k, key, "name, description, labels, annotations")
+		}
+	})
+	return m
 }
 
 // duration reads "2h", "90m", "1h30m" or "1d" (24 hours); a bare number
 // is seconds.
-func (p *fileParser) duration(n *yaml.Node) (time.Duration, bool) {
+func (p *fileParser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	s := strings.TrimSpace(p.str(n))
 	if i, err := strconv.Atoi(s); err == nil && i >= 0 {
 		return time.Duration(i) * time.Second, true

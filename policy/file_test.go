@@ -1,11 +1,14 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
 func TestParseFileErrors(t *testing.T) {
@@ -23,13 +26,21 @@ func TestParseFileErrors(t *testing.T) {
 		{"promotion without after", "environments:\n  p:\n    promotion: {soak: 2h}\n", "promotion needs after"},
 		{"bool expected", "environments:\n  p:\n    autoApprove: yes please\n", `expected true or false, not "yes please"`},
 		{"bad approver", "environments:\n  p:\n    approvers: ['a/b/c']\n", `"a/b/c" is not a GitHub login or an org/team slug`},
-		{"yaml syntax", "environments:\n  p: [\n", "2: error: invalid YAML"},
+		{"yaml syntax", "environments:\n  p: [\n", "3:1: error: invalid YAML: did not find expected node content"},
 		{"duplicate key", "environments:\n  p: {}\n  p: {}\n", `"p" is set twice`},
 		{"version", "version: 2\n", "version 2 is not supported"},
+		// The header of the original format.
+		{"api version", "apiVersion: honua.io/v2\nkind: DeploymentPolicy\n", `1:13: error: apiVersion "honua.io/v2" is not supported: write apiVersion: honua.io/v1`},
+		{"kind", "apiVersion: honua.io/v1\nkind: Deployment\n", `2:7: error: kind "Deployment" is not a deployment policy: write kind: DeploymentPolicy`},
+		{"metadata field", "metadata:\n  name: p\n  owner: ana\n", `3:3: error: unknown field "owner" (known: name, description, labels, annotations)`},
+		{"metadata labels", "metadata:\n  labels: [a]\n", `2:11: error: metadata.labels must be a mapping`},
+		{"metadata not a mapping", "metadata: honua\n", `1:11: error: metadata must be a mapping`},
+		// Numbers are read by YAML 1.2, as config files are.
+		{"octal-looking number", "environments:\n  p:\n    minApprovals: 010\n", "3:19: error: 010 has a leading zero"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, diags := ParseFile(PolicyFile, []byte(tt.yaml))
+			_, diags := ParseFile(PolicyFile, []byte(tt.yaml), config.DefaultLimits)
 			var all []string
 			for _, d := range diags {
 				all = append(all, d.String())
@@ -43,6 +54,60 @@ func TestParseFileErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseFileReadsLikeConfig checks that the policy file gets the config
+// reader's limits and positions: it comes from a PR's base, written by
+// people who may make mistakes or, on a shared repository, worse.
+func TestParseFileReadsLikeConfig(t *testing.T) {
+	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 'b'; i <= 'j'; i++ {
+		bomb += fmt.Sprintf("%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	bomb += "environments:\n  p:\n    notifications: {x: *j}\n"
+	tests := []struct {
+		name string
+		data string
+		lim  config.Limits
+		want string
+	}{
+		{"syntax error on line 7", "version: 1\nenvironments:\n  production:\n    autoApprove: false\n    approvers:\n      - lkeawe\n    safety: {requireBackup: true, healthCheckTimeout: 60\n    minApprovals: 1\n",
+			config.DefaultLimits, ".gitops/deployment-policy.yaml:7:1: error: invalid YAML: did not find expected ',' or '}'"},
+		{"alias bomb", bomb, config.DefaultLimits, "expands to more than 1000000 values (an alias bomb?)"},
+		{"over the size limit", "version: 1\n" + strings.Repeat("# padding\n", 1000), config.Limits{MaxFileSize: 4096}, "1:1: error: file is 10011 bytes, over the limit of 4096 bytes"},
+		{"over the default size limit", "version: 1\n" + strings.Repeat("# padding\n", 110_000), config.Limits{}, "over the limit of 1048576 bytes"},
+		{"too deep", "environments:\n  p:\n    notifications:\n      x: " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\n", config.DefaultLimits, "nesting deeper than 100 levels"},
+		{"invalid UTF-8", "version: 1\nenvironments:\n  p\xff: {}\n", config.DefaultLimits, "3:4: error: file is not valid UTF-8"},
+		{"two documents", "version: 1\n---\nversion: 1\n", config.DefaultLimits, "more than one YAML document"},
+		{"control character", "version: 1\nenvironments:\n  p:\n    emergencyLabel: a\x07b\n", config.DefaultLimits, "4:22: error: invalid YAML: control character U+0007 is not allowed"},
+		{"unknown anchor", "environments:\n  p:\n    approvers: *owners\n", config.DefaultLimits, "3:16: error: invalid YAML: alias *owners has no anchor"},
+		{"duplicate key in notifications", "environments:\n  p:\n    notifications:\n      onDeploymentFailed: []\n      onDeploymentFailed: []\n", config.DefaultLimits, `5:7: error: key "onDeploymentFailed" is already defined at line 4`},
+		{"YAML 1.1 number in notifications", "environments:\n  p:\n    notifications:\n      onDeploymentFailed: [{type: webhook, retries: 010}]\n", config.DefaultLimits, "4:53: error: 010 has a leading zero"},
+		{"notifications not a mapping", "environments:\n  p:\n    notifications: [slack]\n", config.DefaultLimits, "3:20: error: notifications must be a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := ParseFile(PolicyFile, []byte(tt.data), tt.lim)
+			var all []string
+			for _, d := range diags {
+				all = append(all, d.String())
+			}
+			if !strings.Contains(strings.Join(all, "\n"), tt.want) {
+				t.Errorf("diagnostics %q do not contain %q", all, tt.want)
+			}
+		})
+	}
+	// A merge key in notifications is YAML that config files accept.
+	f, diags := ParseFile(PolicyFile, []byte("slack: &slack {type: slack, channel: '#gis'}\nenvironments:\n  p:\n    notifications:\n      onDeploymentFailed: [{<<: *slack, channel: '#incidents'}]\n"), config.DefaultLimits)
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, `unknown field "slack"`) {
+		t.Errorf("diagnostics = %v, want only the unknown top-level field", diags)
+	}
+	if f != nil {
+		got := f.Env("p").Notifications["onDeploymentFailed"]
+		if want := []any{map[string]any{"type": "slack", "channel": "#incidents"}}; !cmp.Equal(got, want) {
+			t.Errorf("merged notifications = %#v, want %#v", got, want)
+		}
 	}
 }
 
@@ -63,7 +128,7 @@ environments:
       deploymentWindows:
         - {dayOfWeek: [Tue, Wednesday, thu], startTime: "09:00", endTime: "16:00"}
         - {dayOfWeek: Fri-Mon, startTime: "22:00", endTime: "24:00"}
-`))
+`), config.DefaultLimits)
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
@@ -91,7 +156,7 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(testPolicy))
 	f.Add([]byte("environments:\n  p:\n    approvalRules:\n      - {name: a, condition: 'resourcesRemoved > 0'}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		file, _ := ParseFile(PolicyFile, b)
+		file, _ := ParseFile(PolicyFile, b, config.DefaultLimits)
 		if file != nil {
 			// Whatever approval rules load must translate to Rego that
 			// parses, as NewBundle requires.
