@@ -25,6 +25,11 @@ const (
 	Kind       = "DeploymentPolicy"
 )
 
+// MaxDuration is the longest approvalExpiry or promotion soak: a year and a
+// day. Anything longer is a mistake, and much longer (106752d) once wrapped
+// around to a negative number that meant "never expires".
+const MaxDuration = 366 * 24 * time.Hour
+
 // File is .gitops/deployment-policy.yaml after parsing: every environment's
 // policy with defaults applied.
 type File struct {
@@ -408,8 +413,8 @@ func (p *fileParser) safety(n *yaml.Node, r *rawEnv) {
 			r.requireBackup = p.boolean(v)
 		case "healthCheckTimeout":
 			i := p.integer(v)
-			if i < 1 {
-				p.errorf(v, "healthCheckTimeout is in seconds and must be at least 1")
+			if i < 1 || i > 86400 {
+				p.errorf(v, "healthCheckTimeout is in seconds and must be between 1 and 86400 (a day)")
 			}
 			r.healthCheckTimeout = &i
 		case "rollbackOnFailure":
@@ -804,22 +809,42 @@ func (p *fileParser) metadata(n *yaml.Node) Metadata {
 	return m
 }
 
+// durationRe is the syntax time.ParseDuration accepts (without a sign):
+// a string that has it but does not parse is too long for an int64.
+var durationRe = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`)
+
 // duration reads "2h", "90m", "1h30m" or "1d" (24 hours); a bare number
-// is seconds.
+// is seconds. It refuses durations over MaxDuration, checking before it
+// multiplies, so that no value wraps around.
 func (p *fileParser) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	s := strings.TrimSpace(p.str(n))
-	if i, err := strconv.Atoi(s); err == nil && i >= 0 {
-		return time.Duration(i) * time.Second, true
+	tooLong := func() (time.Duration, bool) {
+		p.errorf(n, "%s %q is longer than the limit of %d days: use a shorter duration such as 24h or 7d", field, s, MaxDuration/(24*time.Hour))
+		return 0, false
 	}
-	if strings.HasSuffix(s, "d") {
-		if i, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && i >= 0 {
-			return time.Duration(i) * 24 * time.Hour, true
+	for _, unit := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"", time.Second}, {"d", 24 * time.Hour}} {
+		num, ok := strings.CutSuffix(s, unit.suffix)
+		if !ok || num == "" || strings.TrimLeft(num, "0123456789") != "" {
+			continue
 		}
+		i, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || i > int64(MaxDuration/unit.d) {
+			return tooLong()
+		}
+		return time.Duration(i) * unit.d, true
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		p.errorf(n, "%q is not a duration such as 2h, 90m or 1d", s)
+	switch {
+	case err != nil && durationRe.MatchString(s):
+		return tooLong()
+	case err != nil || d < 0:
+		p.errorf(n, "%s %q is not a duration such as 2h, 90m or 1d", field, s)
 		return 0, false
+	case d > MaxDuration:
+		return tooLong()
 	}
 	return d, true
 }

@@ -35,6 +35,17 @@ func TestParseFileErrors(t *testing.T) {
 		{"metadata field", "metadata:\n  name: p\n  owner: ana\n", `3:3: error: unknown field "owner" (known: name, description, labels, annotations)`},
 		{"metadata labels", "metadata:\n  labels: [a]\n", `2:11: error: metadata.labels must be a mapping`},
 		{"metadata not a mapping", "metadata: honua\n", `1:11: error: metadata must be a mapping`},
+		// Durations are bounded before they are multiplied: 106752 days
+		// once wrapped around to a negative number, "never expires".
+		{"expiry in days", "environments:\n  p:\n    approvalExpiry: 106752d\n", `3:21: error: approvalExpiry "106752d" is longer than the limit of 366 days`},
+		{"expiry just over", "environments:\n  p:\n    approvalExpiry: 367d\n", `approvalExpiry "367d" is longer than the limit of 366 days`},
+		{"expiry in seconds", "environments:\n  p:\n    approvalExpiry: 9223372036854775807\n", `approvalExpiry "9223372036854775807" is longer than the limit of 366 days`},
+		{"expiry past int64", "environments:\n  p:\n    approvalExpiry: 99999999999999999999999\n", `is longer than the limit of 366 days`},
+		{"expiry in hours", "environments:\n  p:\n    approvalExpiry: 9000000h\n", `approvalExpiry "9000000h" is longer than the limit of 366 days`},
+		{"expiry past time.Duration", "environments:\n  p:\n    approvalExpiry: 99999999999h\n", `approvalExpiry "99999999999h" is longer than the limit of 366 days`},
+		{"soak", "environments:\n  p:\n    promotion: {after: staging, soak: 400d}\n", `3:39: error: promotion.soak "400d" is longer than the limit of 366 days`},
+		{"negative expiry", "environments:\n  p:\n    approvalExpiry: -1h\n", `approvalExpiry "-1h" is not a duration`},
+		{"health check", "environments:\n  p:\n    safety: {healthCheckTimeout: 9999999999}\n", "must be between 1 and 86400"},
 		// Numbers are read by YAML 1.2, as config files are.
 		{"octal-looking number", "environments:\n  p:\n    minApprovals: 010\n", "3:19: error: 010 has a leading zero"},
 	}
@@ -54,6 +65,20 @@ func TestParseFileErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseFileDurationsAtTheLimit checks the other side of the bound.
+func TestParseFileDurationsAtTheLimit(t *testing.T) {
+	for _, d := range []string{"366d", "31622400", "8784h", "1h30m", "0"} {
+		f, diags := ParseFile(PolicyFile, []byte("environments:\n  p:\n    approvalExpiry: "+d+"\n"), config.DefaultLimits)
+		if len(diags) > 0 {
+			t.Errorf("%s: %v", d, diags)
+			continue
+		}
+		if got := f.Env("p").ApprovalExpiry; got < 0 || got > MaxDuration {
+			t.Errorf("%s = %v", d, got)
+		}
 	}
 }
 
@@ -108,6 +133,19 @@ func TestParseFileReadsLikeConfig(t *testing.T) {
 		if want := []any{map[string]any{"type": "slack", "channel": "#incidents"}}; !cmp.Equal(got, want) {
 			t.Errorf("merged notifications = %#v, want %#v", got, want)
 		}
+	}
+}
+
+// TestExpiryBeyondTheLimitDenies checks what the bound on durations is for:
+// an approvalExpiry that once wrapped around ("never expires") now keeps the
+// policy from loading, so a 14-month-old approval cannot count.
+func TestExpiryBeyondTheLimitDenies(t *testing.T) {
+	b := mustLoad(t, map[string]string{PolicyFile: "environments:\n  production:\n    approvalExpiry: 106752d\n"})
+	in := prodInput("2026-03-11T20:00:00Z")
+	in.Approvals = []Approval{{Login: "lkeawe", Commit: "c0ffee", SubmittedAt: mustTimeNoT("2025-01-11T20:00:00Z")}}
+	v := evaluate(t, b, in)
+	if v.Allow || v.Approval.Satisfied || len(v.Deny) != 1 || !strings.Contains(v.Deny[0].Message, "longer than the limit of 366 days") {
+		t.Errorf("verdict = %+v, want a policy-error deny naming the limit", v)
 	}
 }
 
