@@ -80,31 +80,62 @@ func Load(src config.Source) (*Bundle, error) {
 
 // LoadWithLimits is Load within lim (zero fields take config.DefaultLimits):
 // the policy file is read as config files are (size, UTF-8, aliases,
-// nesting). The returned error is for a source that cannot be read;
-// problems of content are in Bundle.Errors.
+// nesting), and a policy file or module over lim.MaxFileSize is refused.
+//
+// The returned error is for a source that cannot be read at all. Problems of
+// content are Bundle.Errors, and so are the problems the source found in its
+// tree (config.TreeError) that concern the policy: a symlink or irregular
+// file under .gitops/, a file over the size limit there, or a problem that
+// belongs to no path outside .gitops/ (too many files: the listing stopped
+// somewhere, and the policy may be incomplete). The policy then denies
+// every environment, naming the problem (fail closed). Problems elsewhere in
+// the tree are the plan's to report.
 func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
 	lim = limitsOrDefault(lim)
 	files, err := src.List()
+	var problems []config.Diagnostic
 	if err != nil {
-		return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
+		var te *config.TreeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
+		}
+		for _, d := range te.Problems {
+			if p, ok := policyProblem(src, d); ok {
+				problems = append(problems, p)
+			}
+		}
 	}
 	var policyData []byte
 	var custom []Module
 	for _, f := range files {
+		isPolicy := f.Path == PolicyFile
+		if !isPolicy && !isPolicyModule(f.Path) {
+			continue
+		}
+		if f.Size > lim.MaxFileSize {
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		}
+		data, err := src.Read(f.Path)
 		switch {
-		case f.Path == PolicyFile:
-			if policyData, err = src.Read(f.Path); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
-			}
-		case isPolicyModule(f.Path):
-			b, err := src.Read(f.Path)
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
-			}
-			custom = append(custom, Module{Path: f.Path, Source: string(b)})
+		case errors.Is(err, config.ErrFileTooLarge):
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+		case int64(len(data)) > lim.MaxFileSize:
+			// A source that does not check sizes (an fs.FS) still gets
+			// the limit.
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		}
+		if isPolicy {
+			policyData = data
+		} else {
+			custom = append(custom, Module{Path: f.Path, Source: string(data)})
 		}
 	}
-	b := newBundle(policyData, custom, lim, nil)
+	b := newBundle(policyData, custom, lim, problems)
 	b.Source = src.Name()
 	return b, nil
 }
@@ -113,6 +144,48 @@ func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
 // test) of the repository.
 func isPolicyModule(p string) bool {
 	return strings.HasPrefix(p, PoliciesDir+"/") && path.Ext(p) == ".rego" && !strings.HasSuffix(p, "_test.rego")
+}
+
+// GitopsDir is the folder of the policy in a config repository.
+const GitopsDir = ".gitops"
+
+// UnderGitops reports whether a slash-separated path of a config tree is
+// .gitops/ or inside it.
+func UnderGitops(p string) bool {
+	return p == GitopsDir || strings.HasPrefix(p, GitopsDir+"/")
+}
+
+// ConcernsPolicy reports whether a problem a source found in its tree (a
+// config.TreeError) may concern the policy: it is under .gitops/, or it
+// belongs to no path of the tree outside .gitops/ (the root itself, or too
+// many files, where the listing stopped somewhere and may lack policy
+// files).
+func ConcernsPolicy(src config.Source, d config.Diagnostic) bool {
+	switch {
+	case d.Rule == "too-many-files":
+		return true
+	case d.File == "" || d.File == src.Name() || path.IsAbs(d.File) || d.File == "." || strings.HasPrefix(d.File, "../"):
+		return true
+	}
+	return UnderGitops(d.File)
+}
+
+// policyProblem turns a problem of the source's tree into an error of the
+// policy, when it concerns the policy.
+func policyProblem(src config.Source, d config.Diagnostic) (config.Diagnostic, bool) {
+	if !ConcernsPolicy(src, d) {
+		return d, false
+	}
+	d.Severity = config.SeverityError
+	if !UnderGitops(d.File) {
+		d.Message = "the policy may be incomplete: " + d.Message
+	}
+	return d, true
+}
+
+func tooLarge(p string, lim config.Limits) config.Diagnostic {
+	return config.Diagnostic{Severity: config.SeverityError, File: p, Line: 1, Column: 1, Rule: "file-too-large",
+		Message: fmt.Sprintf("the file is over the limit of %d bytes: shorten it (split custom policies into several modules)", lim.MaxFileSize)}
 }
 
 // limitsOrDefault fills zero fields from config.DefaultLimits.
