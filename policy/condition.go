@@ -21,13 +21,18 @@ import (
 //	sum       := atom { ("+" | "-") atom }
 //	atom      := number | string | true | false | name | "(" condition ")"
 //	number    := digit { digit } [ "." digit { digit } ]
+//	name      := resourcesAdded | resourcesModified | resourcesRemoved | resourcesChanged
+//	           | breakingCount | breakingChanges | secretRefsChanged | secretsChanged | type
 //
 // Numbers are written without sign or exponent; leading zeros are read as
 // decimal (see canonicalNumber).
 //
 // Names: resourcesAdded, resourcesModified, resourcesRemoved,
 // resourcesChanged (their sum) and breakingCount are numbers;
-// breakingChanges is true when any change is breaking; type is the kinds of
+// breakingChanges is true when any change is breaking; secretRefsChanged is
+// the number of uses of ${NAME} secret references the changes add or remove
+// (plan.Summary.SecretRefs), and secretsChanged is true when it is not 0;
+// type is the kinds of
 // the changed objects: type == "layer" holds when any change is to a layer,
 // type != "layer" when any change is to something else. Conditions are
 // translated to Rego when the policy is loaded, so they cost nothing more
@@ -70,8 +75,20 @@ var condNames = map[string]condType{
 	"resourcesChanged":  tNum,
 	"breakingCount":     tNum,
 	"breakingChanges":   tBool,
+	"secretsChanged":    tBool,
+	"secretRefsChanged": tNum,
 	"type":              tKinds,
 }
+
+// knownNames lists the names of the language for messages.
+var knownNames = func() string {
+	names := make([]string, 0, len(condNames))
+	for n := range condNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}()
 
 var condKinds = map[string]string{
 	"catalog": "catalog", "folder": "folder", "datasource": "datasource", "service": "service",
@@ -444,7 +461,7 @@ func (p *condParser) atom() (*condNode, error) {
 		}
 		typ, ok := condNames[t.text]
 		if !ok {
-			return nil, fmt.Errorf("unknown name %q at column %d (known: resourcesAdded, resourcesModified, resourcesRemoved, resourcesChanged, breakingCount, breakingChanges, type)", t.text, t.pos+1)
+			return nil, fmt.Errorf("unknown name %q at column %d (known: %s)", t.text, t.pos+1, knownNames)
 		}
 		return &condNode{op: "name", val: t.text, typ: typ}, nil
 	case "op":
@@ -497,6 +514,8 @@ func (g *condGen) num(n *condNode) string {
 			return condSummary + "removed"
 		case "breakingCount":
 			return condSummary + "breaking"
+		case "secretRefsChanged":
+			return condSummary + "secretRefs"
 		case "resourcesChanged":
 			return "(" + condSummary + "added + " + condSummary + "modified + " + condSummary + "removed)"
 		}
@@ -520,8 +539,15 @@ func (g *condGen) boolRule(n *condNode) string {
 	switch n.op {
 	case "bool":
 		def(n.val)
-	case "name": // breakingChanges
-		def(condSummary + "breaking > 0")
+	case "name":
+		switch n.val {
+		case "breakingChanges":
+			def(condSummary + "breaking > 0")
+		case "secretsChanged":
+			def(condSummary + "secretRefs > 0")
+		default:
+			panic("policy: not a boolean name: " + n.val)
+		}
 	case "or":
 		a, b := g.boolRule(n.args[0]), g.boolRule(n.args[1])
 		def(a)
@@ -601,8 +627,12 @@ func conditionsModule(f *File) string {
 				continue
 			}
 			root := g.boolRule(r.expr)
-			fmt.Fprintf(&g.b, "matched contains {\"env\": input.environment, \"name\": %s, \"condition\": %s, \"reason\": %s, \"line\": %d} if {\n\t%s\n\t%s\n}\n\n",
-				quoteRego(r.Name), quoteRego(r.Condition), quoteRego(r.Reason), r.Pos.Line, guard, root)
+			from := make([]string, len(r.Approvers))
+			for i, a := range r.Approvers {
+				from[i] = quoteRego(a)
+			}
+			fmt.Fprintf(&g.b, "matched contains {\"env\": input.environment, \"name\": %s, \"condition\": %s, \"reason\": %s, \"line\": %d, \"from\": [%s]} if {\n\t%s\n\t%s\n}\n\n",
+				quoteRego(r.Name), quoteRego(r.Condition), quoteRego(r.Reason), r.Pos.Line, strings.Join(from, ", "), guard, root)
 		}
 	}
 	for _, env := range names {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -81,6 +83,77 @@ func TestConditions(t *testing.T) {
 	}
 }
 
+// TestSecretConditions checks secretsChanged and secretRefsChanged, which
+// read the plan summary's count of ${NAME} secret-reference uses the changes
+// add or remove.
+func TestSecretConditions(t *testing.T) {
+	tests := []struct {
+		name, cond string
+		refs       int
+		want       bool
+	}{
+		{"changed", "secretsChanged", 2, true},
+		{"unchanged", "secretsChanged", 0, false},
+		{"compared", "secretsChanged == true", 1, true},
+		{"negated", "!secretsChanged", 0, true},
+		{"count", "secretRefsChanged >= 2", 2, true},
+		{"count below", "secretRefsChanged >= 2", 1, false},
+		{"sum", "secretRefsChanged + resourcesRemoved > 1", 1, false},
+		{"with a kind", `secretsChanged && type == "datasource"`, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := mustLoad(t, map[string]string{PolicyFile: "environments:\n  production:\n    autoApprove: true\n    approvalRules:\n      - {name: secrets, condition: " + yamlQuote(tt.cond) + ", reason: A change to where secrets are used needs approval.}\n"})
+			if len(b.Errors) > 0 {
+				t.Fatal(b.Errors)
+			}
+			in := prodInput("2026-03-11T20:00:00Z")
+			in.Plan = planOf(plan.Change{Kind: config.KindDataSource, ID: "db", Action: plan.ActionModify,
+				SecretRefs: []plan.SecretRef{{Name: "DB_PASSWORD", Path: "connection.password", Action: plan.ActionAdd}}})
+			in.Plan.Summary.SecretRefs = tt.refs
+			v := evaluate(t, b, in)
+			if v.Approval.Required != tt.want {
+				t.Errorf("approval required = %v, want %v (%v)", v.Approval.Required, tt.want, v.Approval.Reasons)
+			}
+		})
+	}
+}
+
+// TestSampleSecretsRule checks the sample policy's secrets rule: in staging
+// and production a change to where secrets are used needs a platform owner,
+// a requirement apart from the environment's approvers.
+func TestSampleSecretsRule(t *testing.T) {
+	b := mustLoad(t, sampleFiles(t))
+	if len(b.Errors) > 0 {
+		t.Fatal(b.Errors)
+	}
+	ds := plan.Change{Kind: config.KindDataSource, ID: "kailua-postgis", Action: plan.ActionModify, File: "environments/common/datasources.yaml", Line: 3,
+		SecretRefs: []plan.SecretRef{{Name: "PG_PASSWORD", Path: "connectionString", Part: "password", Action: plan.ActionAdd}}}
+	const reason = `A change to where secrets are used needs a platform owner's approval. (approval rule "secrets": secretsChanged)`
+	for env, want := range map[string]bool{"production": true, "staging": true, "development": false} {
+		for _, refs := range []int{0, 1} {
+			in := prodInput("2026-03-11T20:00:00Z")
+			in.Environment = env
+			in.Plan = planOf(ds)
+			in.Plan.Summary.SecretRefs = refs
+			in.Approvals = []Approval{{Login: "lkeawe", Teams: []string{"kailua-gis/gis-leads"}, Commit: "c0ffee", SubmittedAt: in.Now}}
+			v := evaluate(t, b, in)
+			var platform *Requirement
+			for i, r := range v.Approval.Requirements {
+				if cmp.Equal(r.From, []string{"kailua-gis/platform"}) {
+					platform = &v.Approval.Requirements[i]
+				}
+			}
+			switch {
+			case want && refs > 0 && (platform == nil || !slices.Contains(platform.Reasons, reason) || platform.Satisfied || v.Approval.Satisfied):
+				t.Errorf("%s, %d refs: requirements %+v, want an unmet one from kailua-gis/platform: %q", env, refs, v.Approval.Requirements, reason)
+			case (!want || refs == 0) && platform != nil:
+				t.Errorf("%s, %d refs: unexpected requirement %+v", env, refs, platform)
+			}
+		}
+	}
+}
+
 // TestConditionsWithoutIndex checks that the generated rules give the same
 // answer on an input without plan.index (a Rego test's), where they scan
 // the changes.
@@ -135,7 +208,9 @@ func TestConditionErrors(t *testing.T) {
 	tests := []struct{ cond, msg string }{
 		{"resourcesRemoved >> 1", `expected a number, a name or ( but found ">" at column 19`},
 		{"resourcesRemoved = 1", "compare with =="},
-		{"resourcesDeleted > 0", `unknown name "resourcesDeleted"`},
+		{"resourcesDeleted > 0", `unknown name "resourcesDeleted" at column 1 (known: breakingChanges, breakingCount, resourcesAdded, resourcesChanged, resourcesModified, resourcesRemoved, secretRefsChanged, secretsChanged, type)`},
+		{"secretsChanged > 0", "compares true/false with a number"},
+		{"secretRefsChanged", "it is a number, not true/false"},
 		{"resourcesRemoved", "it is a number, not true/false"},
 		{`type == "widget"`, `type "widget" is not a kind`},
 		{`type > "layer"`, "compares type with a string"},

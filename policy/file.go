@@ -90,6 +90,9 @@ type ApprovalRule struct {
 	Name      string
 	Condition string
 	Reason    string
+	// Approvers, when set, must approve what the rule matches (a separate
+	// requirement); otherwise the environment's approvers may.
+	Approvers []string
 	Pos       config.Position
 	expr      *condNode
 }
@@ -473,8 +476,10 @@ func (p *fileParser) rules(n *yaml.Node) []ApprovalRule {
 				r.Condition, condNode = p.str(v), v
 			case "reason":
 				r.Reason = p.str(v)
+			case "approvers":
+				r.Approvers = p.principals(v)
 			default:
-				p.unknown(k, key, "name, condition, reason")
+				p.unknown(k, key, "name, condition, reason, approvers")
 			}
 		})
 		if r.Name == "" {

@@ -16,6 +16,16 @@ approval contains {"rule": "approval-rule", "reason": reason} if {
 	lib.has_changes
 	some m in data.honua.conditions.matched
 	m.env == input.environment
+	count(object.get(m, "from", [])) == 0
+	reason := rule_reason(m)
+}
+
+# A rule with approvers of its own is a separate requirement, met only by them.
+approval contains {"rule": "approval-rule", "reason": reason, "from": m.from} if {
+	lib.has_changes
+	some m in data.honua.conditions.matched
+	m.env == input.environment
+	count(object.get(m, "from", [])) > 0
 	reason := rule_reason(m)
 }
 
