@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -384,15 +387,38 @@ func TestCanonicalNumber(t *testing.T) {
 
 func FuzzParseCondition(f *testing.F) {
 	for _, s := range []string{"resourcesRemoved > 0", "(resourcesModified + resourcesAdded) > 10", "breakingChanges == true", `type == "datasource"`, "!(a || b)",
-		" resourcesModified+resourcesAdded>000", "resourcesAdded == 01.50 - .5"} {
+		" resourcesModified+resourcesAdded>000", "resourcesAdded == 01.50 - .5",
+		// What an attacker tries next: nesting and length at and past the
+		// limits, negations that end or do not, characters that are not
+		// ASCII or not printable, unbalanced parentheses.
+		strings.Repeat("(", MaxConditionDepth) + "true" + strings.Repeat(")", MaxConditionDepth),
+		strings.Repeat("(", MaxConditionDepth+1) + "true" + strings.Repeat(")", MaxConditionDepth+1),
+		strings.Repeat("!", MaxConditionDepth) + "true", strings.Repeat("not ", MaxConditionDepth+1) + "true",
+		strings.Repeat("!(", 8) + "secretsChanged" + strings.Repeat(")", 8),
+		"true" + strings.Repeat(" || true", 31), "true" + strings.Repeat(" or false", 40),
+		strings.Repeat("(!true) && ", 10) + "true", ")))(((true", "((((true",
+		"secretRefsChanged + resourcesAdded > 1 && secretsChanged", "résumé > 0", "resourcesAdded ≥ 1",
+		"resourcesAdded > 0\x00", "resourcesAdded > 0\u200b", "\xff\xfe", "type == \"lay\x00er\"", `type == "é"`,
+		"ſecretsChanged", "\u212A", strings.Repeat("a", MaxConditionBytes+1),
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		n, err := parseCondition(s)
 		if err != nil {
+			// A column named is a column of the condition, in characters.
+			if m := columnRe.FindStringSubmatch(err.Error()); m != nil {
+				if c, _ := strconv.Atoi(m[1]); c < 1 || c > utf8.RuneCountInString(s)+1 {
+					t.Fatalf("condition %q: error %q names column %d of %d characters", s, err, c, utf8.RuneCountInString(s))
+				}
+			}
 			return
 		}
-		// Whatever parses must translate to Rego that parses.
+		// Whatever parses is within the limits...
+		if len(s) > MaxConditionBytes || n.size() > MaxConditionTerms || n.negations() > MaxConditionDepth {
+			t.Fatalf("condition %q parses past the limits: %d bytes, %d terms, %d negations deep", s, len(s), n.size(), n.negations())
+		}
+		// ...and translates to Rego that parses.
 		g := &condGen{}
 		g.boolRule(n)
 		m, err := parseRego("fuzz.rego", "package x\n\n"+g.b.String())
@@ -405,4 +431,19 @@ func FuzzParseCondition(f *testing.F) {
 			t.Fatalf("condition %q translates to Rego that does not compile: %v\n%s", s, c.Errors, g.b.String())
 		}
 	})
+}
+
+var columnRe = regexp.MustCompile(`column (\d+)`)
+
+// negations is the deepest nesting of negations in a condition's tree
+// (for the fuzzer: the lexer bounds negations and parentheses together).
+func (n *condNode) negations() int {
+	d := 0
+	for _, a := range n.args {
+		d = max(d, a.negations())
+	}
+	if n.op == "not" {
+		d++
+	}
+	return d
 }

@@ -83,6 +83,8 @@ type EnvPolicy struct {
 type Promotion struct {
 	After string
 	Soak  time.Duration
+
+	at *yaml.Node // where it is written, for messages
 }
 
 // ApprovalRule asks for approval when Condition holds.
@@ -224,7 +226,7 @@ func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Dia
 	for name, e := range f.Environments {
 		if e.Promotion != nil {
 			if e.Promotion.After == name {
-				p.errorf(nil, "environment %s: promotion.after names the environment itself", name)
+				p.errorf(e.Promotion.at, "environment %s: promotion.after names the environment itself (inherited from defaults?): name the environment it is promoted from, or set promotion: null", name)
 			}
 		}
 	}
@@ -446,7 +448,7 @@ func (p *fileParser) promotion(n *yaml.Node) *Promotion {
 	if n.Tag == "!!null" {
 		return nil
 	}
-	pr := &Promotion{}
+	pr := &Promotion{at: n}
 	p.mapping(n, "promotion", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "after":

@@ -2,6 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,16 +196,70 @@ environments:
 func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(testPolicy))
 	f.Add([]byte("environments:\n  p:\n    approvalRules:\n      - {name: a, condition: 'resourcesRemoved > 0'}\n"))
+	if b, err := os.ReadFile("testdata/original-format.yaml"); err == nil {
+		f.Add(b)
+	}
+	// What an attacker tries next: header variants, durations past the
+	// bound or past int64, deep and long conditions, many conditions
+	// inherited by many environments, control characters, aliases,
+	// YAML 1.1 numbers.
+	for _, s := range []string{
+		"apiVersion: honua.io/v1\nkind: DeploymentPolicy\nmetadata: {name: p, labels: {a: b}, annotations: {x: y}, description: d}\n",
+		"apiVersion: honua.io/v2\nkind: DeploymentPolicy\n", "apiVersion: [honua.io/v1]\nkind: {a: b}\nmetadata: [x]\n",
+		"kind: deploymentpolicy\nmetadata: {name: [x], labels: {a: [b]}}\n", "apiVersion: \"honua.io/v1\\u0000\"\n",
+		"environments:\n  p:\n    approvalExpiry: 106752d\n", "environments:\n  p:\n    approvalExpiry: 366d\n",
+		"environments:\n  p:\n    approvalExpiry: 9223372036854775807\n", "environments:\n  p:\n    approvalExpiry: 99999999999999999999999d\n",
+		"environments:\n  p:\n    promotion: {after: q, soak: 2562047h47m16.854775808s}\n", "environments:\n  p:\n    approvalExpiry: 0.5h\n",
+		"defaults:\n  promotion: {after: staging, soak: 1d}\nenvironments:\n  staging: {}\n",
+		"environments:\n  p:\n    approvalRules:\n      - {name: d, condition: '" + strings.Repeat("(", 20) + "true" + strings.Repeat(")", 20) + "'}\n",
+		"environments:\n  p:\n    approvalRules:\n      - {name: n, condition: '" + strings.Repeat("!", 40) + "true'}\n",
+		"defaults:\n  approvalRules:\n    - {name: o, condition: 'true" + strings.Repeat(" || true", 31) + "'}\nenvironments: {a: {}, b: {}, c: {}}\n",
+		"environments:\n  p:\n    approvalRules:\n      - {name: s, condition: secretsChanged, approvers: [kailua-gis/platform]}\n",
+		"environments:\n  p:\n    emergencyLabel: \"a\\x07b\"\n    timezone: \"UTC\\u0000\"\n",
+		"x: &x {autoApprove: true}\nenvironments: {a: *x, b: *x, c: *nope}\n",
+		"environments:\n  p:\n    minApprovals: 010\n    largeRemoval: 0x10\n    notifications: {a: [{<<: {b: 1}, b: 2}]}\n",
+		"environments:\n  p:\n    safety: {healthCheckTimeout: 1e9, deploymentWindows: [{dayOfWeek: Fri-Mon, startTime: '24:00', endTime: '00:00'}]}\n",
+	} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		file, _ := ParseFile(PolicyFile, b, config.DefaultLimits)
-		if file != nil {
-			// Whatever approval rules load must translate to Rego that
-			// parses, as NewBundle requires.
-			gen := conditionsModule(file)
-			if _, err := parseRego(PolicyFile+"#approvalRules", gen); err != nil {
-				t.Fatalf("approval rules translate to invalid Rego: %v\n%s", err, gen)
+		file, diags := ParseFile(PolicyFile, b, config.Limits{MaxFileSize: 64 << 10})
+		for _, d := range diags {
+			if d.File != PolicyFile || d.Line < 1 {
+				t.Fatalf("diagnostic %v does not name the file and line", d)
 			}
-			_ = file.data()
 		}
+		if file == nil {
+			return
+		}
+		// Whatever approval rules load must translate to Rego that
+		// parses, as NewBundle requires, and stay within the limits.
+		gen := conditionsModule(file)
+		if _, err := parseRego(PolicyFile+"#approvalRules", gen); err != nil {
+			t.Fatalf("approval rules translate to invalid Rego: %v\n%s", err, gen)
+		}
+		terms := 0
+		count := func(rules []ApprovalRule) {
+			for _, r := range rules {
+				if r.expr != nil {
+					terms += r.expr.size()
+				}
+			}
+		}
+		count(file.Defaults.ApprovalRules)
+		for _, e := range append(slices.Collect(maps.Values(file.Environments)), file.Defaults) {
+			if e.ownRules {
+				count(e.ApprovalRules)
+			}
+			if len(diags) == 0 {
+				if e.ApprovalExpiry < 0 || e.ApprovalExpiry > MaxDuration || e.Promotion != nil && (e.Promotion.Soak < 0 || e.Promotion.Soak > MaxDuration) {
+					t.Fatalf("durations out of bounds: %v, %+v", e.ApprovalExpiry, e.Promotion)
+				}
+			}
+		}
+		if terms > MaxFileConditionTerms {
+			t.Fatalf("the file's conditions have %d terms", terms)
+		}
+		_ = file.data()
 	})
 }
