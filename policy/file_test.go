@@ -27,6 +27,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"bad date", "environments:\n  p:\n    safety:\n      blackoutPeriods:\n        - {name: x, startDate: 2026-13-02, endDate: 2026-01-01}\n", `startDate "2026-13-02" is not a date`},
 		{"bad duration", "environments:\n  p:\n    promotion: {after: staging, soak: soon}\n", `"soon" is not a duration`},
 		{"promotion without after", "environments:\n  p:\n    promotion: {soak: 2h}\n", "promotion needs after"},
+		{"promotion after itself", "defaults:\n  promotion: {after: staging}\nenvironments:\n  staging: {}\n", "2:14: error: environment staging: promotion.after names the environment itself (inherited from defaults?)"},
 		{"bool expected", "environments:\n  p:\n    autoApprove: yes please\n", `expected true or false, not "yes please"`},
 		{"bad approver", "environments:\n  p:\n    approvers: ['a/b/c']\n", `"a/b/c" is not a GitHub login or an org/team slug`},
 		{"yaml syntax", "environments:\n  p: [\n", "3:1: error: invalid YAML: did not find expected node content"},
