@@ -9,12 +9,10 @@ package honua.builtin.gitops
 import data.honua.lib
 
 deny contains {"rule": "policy-invalid", "message": msg} if {
-	errs := object.get(input.pr, "gitops_errors", [])
-	is_array(errs)
-	count(errs) > 0
-	e := errs[0]
+	# Undefined, and so nothing to do, when the list is empty or absent.
+	e := input.pr.gitops_errors[0]
 	msg := sprintf("this PR's .gitops/ does not load or compile (%s: %s%s): merged, it would stop every deployment; fix it in the PR", [
-		lib.position(e), e.message, more(count(errs)),
+		lib.position(e), e.message, more(count(input.pr.gitops_errors)),
 	])
 }
 
