@@ -51,13 +51,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	eng := NewEngine()
 	for _, n := range []int{10, 100, 10000} {
 		in := benchInput(n)
-		if v := eng.Evaluate(context.Background(), bundle, in); len(v.Errors) > 0 {
-			b.Fatal(v.Errors)
+		if v, err := eng.Evaluate(context.Background(), bundle, in); err != nil || len(v.Errors) > 0 {
+			b.Fatal(err, v.Errors)
 		}
 		b.Run(fmt.Sprintf("changes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				eng.Evaluate(context.Background(), bundle, in)
+				if _, err := eng.Evaluate(context.Background(), bundle, in); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -72,13 +74,15 @@ func BenchmarkEvaluate(b *testing.B) {
 	builtinOnly := mustLoad(b, files)
 	for _, n := range []int{100, 10000} {
 		in := benchInput(n)
-		if v := eng.Evaluate(context.Background(), builtinOnly, in); len(v.Errors) > 0 {
-			b.Fatal(v.Errors)
+		if v, err := eng.Evaluate(context.Background(), builtinOnly, in); err != nil || len(v.Errors) > 0 {
+			b.Fatal(err, v.Errors)
 		}
 		b.Run(fmt.Sprintf("builtin-only/changes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				eng.Evaluate(context.Background(), builtinOnly, in)
+				if _, err := eng.Evaluate(context.Background(), builtinOnly, in); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
@@ -87,7 +91,9 @@ func BenchmarkEvaluate(b *testing.B) {
 		in.Now = mustTimeNoT("2026-03-09T20:00:00Z")
 		b.ReportAllocs()
 		for b.Loop() {
-			eng.Evaluate(context.Background(), bundle, in)
+			if _, err := eng.Evaluate(context.Background(), bundle, in); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("compile", func(b *testing.B) {
@@ -95,7 +101,57 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			bb := mustLoad(b, files)
-			NewEngine().Check(context.Background(), bb)
+			if ds, err := NewEngine().Check(context.Background(), bb); err != nil || len(ds) > 0 {
+				b.Fatal(err, ds)
+			}
 		}
 	})
+}
+
+// BenchmarkHostileConditions times loading and judging policy files whose
+// approval conditions were once able to crash or hang the process (300,000
+// nested parentheses overflowed the stack; 100,000 negations took over a
+// minute, 10,000 "or" terms 37 s): each is now refused while the file is
+// parsed. "largest-accepted" is the most a file may hold (MaxFileConditionTerms
+// in conditions at MaxConditionTerms each) and shows what compiling it costs.
+func BenchmarkHostileConditions(b *testing.B) {
+	file := func(conds ...string) map[string]string {
+		var s strings.Builder
+		s.WriteString("environments:\n  production:\n    approvalRules:\n")
+		for i, c := range conds {
+			fmt.Fprintf(&s, "      - name: r%d\n        condition: '%s'\n", i, c)
+		}
+		return map[string]string{PolicyFile: s.String()}
+	}
+	ors := func(n int) string { return "resourcesAdded > 0" + strings.Repeat(" || resourcesAdded > 0", n-1) }
+	var largest []string
+	for range MaxFileConditionTerms / MaxConditionTerms {
+		largest = append(largest, "resourcesRemoved > 0"+strings.Repeat(" || resourcesAdded > 0", 15)) // 63 terms
+	}
+	cases := []struct {
+		name  string
+		files map[string]string
+		// refused is true when the file must not load.
+		refused bool
+	}{
+		{"parentheses=300000", file(strings.Repeat("(", 300_000) + "true" + strings.Repeat(")", 300_000)), true},
+		{"negations=100000", file(strings.Repeat("!", 100_000) + "true"), true},
+		{"or-terms=10000", file(ors(10_000)), true},
+		{"largest-accepted", file(largest...), false},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			in := prodInput("2026-03-11T20:00:00Z")
+			for b.Loop() {
+				bundle := mustLoad(b, c.files)
+				v, err := NewEngine().Evaluate(context.Background(), bundle, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if refused := len(bundle.Errors) > 0; refused != c.refused || refused && v.Allow {
+					b.Fatalf("bundle errors %v, verdict %+v", bundle.Errors, v.Deny)
+				}
+			}
+		})
+	}
 }

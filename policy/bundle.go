@@ -73,38 +73,150 @@ type Module struct {
 
 // Load reads the policy of a config repository: .gitops/deployment-policy.yaml
 // and .gitops/policies/*.rego (files ending _test.rego are tests, not
-// policy). The returned error is for a source that cannot be read; problems
-// of content are in Bundle.Errors.
+// policy), within config.DefaultLimits. See LoadWithLimits.
 func Load(src config.Source) (*Bundle, error) {
+	return LoadWithLimits(src, config.DefaultLimits)
+}
+
+// LoadWithLimits is Load within lim (zero fields take config.DefaultLimits):
+// the policy file is read as config files are (size, UTF-8, aliases,
+// nesting), and a policy file or module over lim.MaxFileSize is refused.
+//
+// The returned error is for a source that cannot be read at all. Problems of
+// content are Bundle.Errors, and so are the problems the source found in its
+// tree (config.TreeError) that concern the policy: a symlink or irregular
+// file under .gitops/, a file over the size limit there, or a problem that
+// belongs to no path outside .gitops/ (too many files: the listing stopped
+// somewhere, and the policy may be incomplete). The policy then denies
+// every environment, naming the problem (fail closed). Problems elsewhere in
+// the tree are the plan's to report.
+func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
+	lim = limitsOrDefault(lim)
 	files, err := src.List()
+	var problems []config.Diagnostic
 	if err != nil {
-		return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
+		var te *config.TreeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("listing the policy of %s: %w", src.Name(), err)
+		}
+		for _, d := range te.Problems {
+			if p, ok := policyProblem(src, d); ok {
+				problems = append(problems, p)
+			}
+		}
 	}
 	var policyData []byte
 	var custom []Module
 	for _, f := range files {
+		isPolicy := f.Path == PolicyFile
+		if !isPolicy && !isPolicyModule(f.Path) {
+			continue
+		}
+		if f.Size > lim.MaxFileSize {
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		}
+		data, err := src.Read(f.Path)
 		switch {
-		case f.Path == PolicyFile:
-			if policyData, err = src.Read(f.Path); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
-			}
-		case strings.HasPrefix(f.Path, PoliciesDir+"/") && path.Ext(f.Path) == ".rego" && !strings.HasSuffix(f.Path, "_test.rego"):
-			b, err := src.Read(f.Path)
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", f.Path, err)
-			}
-			custom = append(custom, Module{Path: f.Path, Source: string(b)})
+		case errors.Is(err, config.ErrFileTooLarge):
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+		case int64(len(data)) > lim.MaxFileSize:
+			// A source that does not check sizes (an fs.FS) still gets
+			// the limit.
+			problems = append(problems, tooLarge(f.Path, lim))
+			continue
+		}
+		if isPolicy {
+			policyData = data
+		} else {
+			custom = append(custom, Module{Path: f.Path, Source: string(data)})
 		}
 	}
-	b := NewBundle(policyData, custom)
+	b := newBundle(policyData, custom, lim, problems)
 	b.Source = src.Name()
 	return b, nil
 }
 
+// isPolicyModule reports whether path is a custom policy module (not a
+// test) of the repository.
+func isPolicyModule(p string) bool {
+	return strings.HasPrefix(p, PoliciesDir+"/") && path.Ext(p) == ".rego" && !strings.HasSuffix(p, "_test.rego")
+}
+
+// GitopsDir is the folder of the policy in a config repository.
+const GitopsDir = ".gitops"
+
+// UnderGitops reports whether a slash-separated path of a config tree is
+// .gitops/ or inside it.
+func UnderGitops(p string) bool {
+	return p == GitopsDir || strings.HasPrefix(p, GitopsDir+"/")
+}
+
+// ConcernsPolicy reports whether a problem a source found in its tree (a
+// config.TreeError) may concern the policy: it is under .gitops/, or it
+// belongs to no path of the tree outside .gitops/ (the root itself, or too
+// many files, where the listing stopped somewhere and may lack policy
+// files).
+func ConcernsPolicy(src config.Source, d config.Diagnostic) bool {
+	switch {
+	case d.Rule == "too-many-files":
+		return true
+	case d.File == "" || d.File == src.Name() || path.IsAbs(d.File) || d.File == "." || strings.HasPrefix(d.File, "../"):
+		return true
+	}
+	return UnderGitops(d.File)
+}
+
+// policyProblem turns a problem of the source's tree into an error of the
+// policy, when it concerns the policy.
+func policyProblem(src config.Source, d config.Diagnostic) (config.Diagnostic, bool) {
+	if !ConcernsPolicy(src, d) {
+		return d, false
+	}
+	d.Severity = config.SeverityError
+	if !UnderGitops(d.File) {
+		d.Message = "the policy may be incomplete: " + d.Message
+	}
+	return d, true
+}
+
+func tooLarge(p string, lim config.Limits) config.Diagnostic {
+	return config.Diagnostic{Severity: config.SeverityError, File: p, Line: 1, Column: 1, Rule: "file-too-large",
+		Message: fmt.Sprintf("the file is over the limit of %d bytes: shorten it (split custom policies into several modules)", lim.MaxFileSize)}
+}
+
+// limitsOrDefault fills zero fields from config.DefaultLimits.
+func limitsOrDefault(lim config.Limits) config.Limits {
+	d := config.DefaultLimits
+	if lim.MaxFileSize <= 0 {
+		lim.MaxFileSize = d.MaxFileSize
+	}
+	if lim.MaxFiles <= 0 {
+		lim.MaxFiles = d.MaxFiles
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = d.MaxDepth
+	}
+	if lim.MaxNodes <= 0 {
+		lim.MaxNodes = d.MaxNodes
+	}
+	return lim
+}
+
 // NewBundle builds a bundle from the content of deployment-policy.yaml (nil
-// when the repository has none) and custom modules.
+// when the repository has none) and custom modules, within
+// config.DefaultLimits.
 func NewBundle(policyFile []byte, custom []Module) *Bundle {
-	b := &Bundle{Custom: custom, modules: map[string]*ast.Module{}}
+	return newBundle(policyFile, custom, config.DefaultLimits, nil)
+}
+
+// newBundle builds a bundle; problems are errors found while reading the
+// source (Load), which make the bundle deny everything.
+func newBundle(policyFile []byte, custom []Module, lim config.Limits, problems []config.Diagnostic) *Bundle {
+	b := &Bundle{Custom: custom, modules: map[string]*ast.Module{}, Errors: problems}
 	bs := builtins()
 	if bs.err != nil {
 		b.Errors = append(b.Errors, config.Diagnostic{File: builtinPrefix, Message: "the built-in policy library does not parse: " + bs.err.Error(), Rule: "policy-builtin"})
@@ -113,12 +225,12 @@ func NewBundle(policyFile []byte, custom []Module) *Bundle {
 		b.modules[name] = m
 	}
 	if policyFile != nil {
-		f, diags := ParseFile(PolicyFile, policyFile)
+		f, diags := ParseFile(PolicyFile, policyFile, lim)
 		b.Errors = append(b.Errors, diags...)
 		b.File = f
 	}
 	if b.File == nil {
-		b.File, _ = ParseFile(PolicyFile, nil)
+		b.File, _ = ParseFile(PolicyFile, nil, lim)
 	}
 	gen := conditionsModule(b.File)
 	genName := PolicyFile + "#approvalRules"

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The condition language of approvalRules, as the original policy format
@@ -20,13 +21,18 @@ import (
 //	sum       := atom { ("+" | "-") atom }
 //	atom      := number | string | true | false | name | "(" condition ")"
 //	number    := digit { digit } [ "." digit { digit } ]
+//	name      := resourcesAdded | resourcesModified | resourcesRemoved | resourcesChanged
+//	           | breakingCount | breakingChanges | secretRefsChanged | secretsChanged | type
 //
 // Numbers are written without sign or exponent; leading zeros are read as
 // decimal (see canonicalNumber).
 //
 // Names: resourcesAdded, resourcesModified, resourcesRemoved,
 // resourcesChanged (their sum) and breakingCount are numbers;
-// breakingChanges is true when any change is breaking; type is the kinds of
+// breakingChanges is true when any change is breaking; secretRefsChanged is
+// the number of uses of ${NAME} secret references the changes add or remove
+// (plan.Summary.SecretRefs), and secretsChanged is true when it is not 0;
+// type is the kinds of
 // the changed objects: type == "layer" holds when any change is to a layer,
 // type != "layer" when any change is to something else. Conditions are
 // translated to Rego when the policy is loaded, so they cost nothing more
@@ -52,6 +58,16 @@ type condNode struct {
 	typ  condType
 }
 
+// size counts the nodes of a condition: its names, numbers, strings and
+// operators, each of which costs a generated Rego rule or expression.
+func (n *condNode) size() int {
+	s := 1
+	for _, a := range n.args {
+		s += a.size()
+	}
+	return s
+}
+
 var condNames = map[string]condType{
 	"resourcesAdded":    tNum,
 	"resourcesModified": tNum,
@@ -59,85 +75,181 @@ var condNames = map[string]condType{
 	"resourcesChanged":  tNum,
 	"breakingCount":     tNum,
 	"breakingChanges":   tBool,
+	"secretsChanged":    tBool,
+	"secretRefsChanged": tNum,
 	"type":              tKinds,
 }
+
+// knownNames lists the names of the language for messages.
+var knownNames = func() string {
+	names := make([]string, 0, len(condNames))
+	for n := range condNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}()
 
 var condKinds = map[string]string{
 	"catalog": "catalog", "folder": "folder", "datasource": "datasource", "service": "service",
 	"layer": "layer", "style": "style", "raster": "raster", "rasterdataset": "raster",
 }
 
+// Limits of one condition and of all the conditions of a policy file. A
+// real condition is under 200 characters, 10 terms and 3 levels deep; the
+// limits are several times that. They are checked before the parser
+// recurses (the lexer counts the nesting), because each level of nesting is
+// a level of recursion here and each term a generated Rego rule, whose
+// compilation costs far more than the parse: without them, 300,000 nested
+// parentheses overflowed the stack and 10,000 "or" terms took 37 s to
+// compile.
+const (
+	// MaxConditionBytes is the longest condition, in bytes.
+	MaxConditionBytes = 1000
+	// MaxConditionDepth is the deepest nesting of parentheses and
+	// negations ("!", "not") in a condition.
+	MaxConditionDepth = 16
+	// MaxConditionTerms is the most names, numbers, strings and operators
+	// (parentheses not counted) in one condition.
+	MaxConditionTerms = 64
+	// MaxFileConditionTerms is the most terms and operators in all the
+	// approval conditions of a policy file together.
+	MaxFileConditionTerms = 2000
+)
+
 type condToken struct {
 	kind string // "num", "str", "name", "op", "eof"
 	text string
-	pos  int
+	pos  int // in characters from the start, 0-based
 }
 
+// lexCondition splits a condition into tokens, counting in characters
+// (a column is the position of a character, not of a byte) and enforcing
+// MaxConditionDepth and MaxConditionTerms as it goes, so that the parser
+// never sees input that would make it recurse deeply.
 func lexCondition(s string) ([]condToken, error) {
 	var toks []condToken
-	i := 0
-	for i < len(s) {
-		c := rune(s[i])
+	// negs[i] counts the negations open at parenthesis level i: a negation
+	// reaches to the next and/or of its level or the end of the level.
+	negs := []int{0}
+	depth, terms := 0, 0
+	count := func(t condToken) error {
+		if terms++; terms > MaxConditionTerms {
+			return fmt.Errorf("it has more than %d names, numbers, strings and operators (at column %d): split it into several approval rules", MaxConditionTerms, t.pos+1)
+		}
+		return nil
+	}
+	deeper := func(t condToken) error {
+		if depth++; depth > MaxConditionDepth {
+			return fmt.Errorf("it nests parentheses and negations deeper than %d levels (at column %d): simplify it or split it into several approval rules", MaxConditionDepth, t.pos+1)
+		}
+		return nil
+	}
+	// A word (name or number) runs over ASCII letters, digits, '_' and,
+	// for a number, '.': 1e3 or 10abc is one bad number, not a number and
+	// a name. Every name of the language is ASCII, so any other character
+	// is reported as itself where it is.
+	word := func(from int, dots bool) int {
+		j := from
+		for j < len(s) && (isWordByte(s[j]) || dots && s[j] == '.') {
+			j++
+		}
+		return j
+	}
+	col := 0
+	for i := 0; i < len(s); {
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size <= 1 {
+			return nil, fmt.Errorf("invalid UTF-8 at column %d", col+1)
+		}
+		var t condToken
+		next := i + size
 		switch {
 		case unicode.IsSpace(c):
-			i++
-		case c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
-			// A number runs to the end of the word, so that 1e3 or 10abc
-			// is one bad number rather than a number and a name.
-			j := i
-			for j < len(s) && (isWordByte(s[j]) || s[j] == '.') {
-				j++
-			}
+			i, col = next, col+1
+			continue
+		case c >= '0' && c <= '9' || c == '.' && next < len(s) && s[next] >= '0' && s[next] <= '9':
+			j := word(i, true)
 			lit, err := canonicalNumber(s[i:j])
 			if err != nil {
-				return nil, fmt.Errorf("bad number %q at column %d: %v", s[i:j], i+1, err)
+				return nil, fmt.Errorf("bad number %q at column %d: %v", s[i:j], col+1, err)
 			}
-			toks = append(toks, condToken{"num", lit, i})
-			i = j
+			t, next = condToken{"num", lit, col}, j
 		case c == '"' || c == '\'':
-			j := i + 1
-			for j < len(s) && rune(s[j]) != c {
-				j++
+			j := next
+			for j < len(s) {
+				r, rs := utf8.DecodeRuneInString(s[j:])
+				if r == c {
+					break
+				}
+				j += rs
 			}
 			if j >= len(s) {
-				return nil, fmt.Errorf("string starting at column %d is not closed", i+1)
+				return nil, fmt.Errorf("string starting at column %d is not closed", col+1)
 			}
-			toks = append(toks, condToken{"str", s[i+1 : j], i})
-			i = j + 1
-		case unicode.IsLetter(c) || c == '_':
-			j := i
-			for j < len(s) && (unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j])) || s[j] == '_') {
-				j++
-			}
-			toks = append(toks, condToken{"name", s[i:j], i})
-			i = j
+			t, next = condToken{"str", s[next:j], col}, j+1
+		case c < utf8.RuneSelf && (isWordByte(byte(c)) && !(c >= '0' && c <= '9')):
+			j := word(i, false)
+			t, next = condToken{"name", s[i:j], col}, j
 		default:
 			two := ""
-			if i+1 < len(s) {
-				two = s[i : i+2]
+			if next < len(s) {
+				two = s[i : next+1]
 			}
 			switch two {
 			case "==", "!=", ">=", "<=", "&&", "||":
-				toks = append(toks, condToken{"op", two, i})
-				i += 2
-				continue
-			}
-			switch c {
-			case '>', '<', '+', '-', '(', ')', '!':
-				toks = append(toks, condToken{"op", string(c), i})
-				i++
-			case '=':
-				return nil, fmt.Errorf("'=' at column %d: compare with ==", i+1)
+				t, next = condToken{"op", two, col}, next+1
 			default:
-				return nil, fmt.Errorf("unexpected %q at column %d", c, i+1)
+				switch c {
+				case '>', '<', '+', '-', '(', ')', '!':
+					t = condToken{"op", string(c), col}
+				case '=':
+					return nil, fmt.Errorf("'=' at column %d: compare with ==", col+1)
+				default:
+					return nil, fmt.Errorf("unexpected %q at column %d", c, col+1)
+				}
 			}
 		}
+		col += utf8.RuneCountInString(s[i:next])
+		i = next
+		switch {
+		case t.kind == "op" && t.text == "(":
+			negs = append(negs, 0)
+			if err := deeper(t); err != nil {
+				return nil, err
+			}
+		case t.kind == "op" && t.text == ")":
+			// An unbalanced ) is the parser's to report.
+			if len(negs) > 1 {
+				depth -= 1 + negs[len(negs)-1]
+				negs = negs[:len(negs)-1]
+			}
+		case t.kind == "op" && t.text == "!" || t.kind == "name" && t.text == "not":
+			negs[len(negs)-1]++
+			if err := deeper(t); err != nil {
+				return nil, err
+			}
+			if err := count(t); err != nil {
+				return nil, err
+			}
+		case t.kind == "op" && (t.text == "&&" || t.text == "||") || t.kind == "name" && (t.text == "and" || t.text == "or"):
+			depth -= negs[len(negs)-1]
+			negs[len(negs)-1] = 0
+			if err := count(t); err != nil {
+				return nil, err
+			}
+		default:
+			if err := count(t); err != nil {
+				return nil, err
+			}
+		}
+		toks = append(toks, t)
 	}
-	return append(toks, condToken{"eof", "", len(s)}), nil
+	return append(toks, condToken{"eof", "", col}), nil
 }
 
 func isWordByte(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b >= 0x80
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_'
 }
 
 // canonicalNumber checks a number literal of the condition grammar, digits
@@ -202,8 +314,13 @@ func describeTok(t condToken) string {
 	return fmt.Sprintf("%q at column %d", t.text, t.pos+1)
 }
 
-// parseCondition parses and type-checks a condition.
+// parseCondition parses and type-checks a condition. The limits
+// (MaxConditionBytes, MaxConditionDepth, MaxConditionTerms) are checked
+// before anything recursive runs.
 func parseCondition(s string) (*condNode, error) {
+	if len(s) > MaxConditionBytes {
+		return nil, fmt.Errorf("it is %d bytes long, over the limit of %d: split it into several approval rules", len(s), MaxConditionBytes)
+	}
 	if strings.TrimSpace(s) == "" {
 		return nil, fmt.Errorf("it is empty")
 	}
@@ -344,7 +461,7 @@ func (p *condParser) atom() (*condNode, error) {
 		}
 		typ, ok := condNames[t.text]
 		if !ok {
-			return nil, fmt.Errorf("unknown name %q at column %d (known: resourcesAdded, resourcesModified, resourcesRemoved, resourcesChanged, breakingCount, breakingChanges, type)", t.text, t.pos+1)
+			return nil, fmt.Errorf("unknown name %q at column %d (known: %s)", t.text, t.pos+1, knownNames)
 		}
 		return &condNode{op: "name", val: t.text, typ: typ}, nil
 	case "op":
@@ -397,6 +514,8 @@ func (g *condGen) num(n *condNode) string {
 			return condSummary + "removed"
 		case "breakingCount":
 			return condSummary + "breaking"
+		case "secretRefsChanged":
+			return condSummary + "secretRefs"
 		case "resourcesChanged":
 			return "(" + condSummary + "added + " + condSummary + "modified + " + condSummary + "removed)"
 		}
@@ -420,8 +539,15 @@ func (g *condGen) boolRule(n *condNode) string {
 	switch n.op {
 	case "bool":
 		def(n.val)
-	case "name": // breakingChanges
-		def(condSummary + "breaking > 0")
+	case "name":
+		switch n.val {
+		case "breakingChanges":
+			def(condSummary + "breaking > 0")
+		case "secretsChanged":
+			def(condSummary + "secretRefs > 0")
+		default:
+			panic("policy: not a boolean name: " + n.val)
+		}
 	case "or":
 		a, b := g.boolRule(n.args[0]), g.boolRule(n.args[1])
 		def(a)
@@ -473,29 +599,46 @@ func quoteRego(s string) string {
 // conditionsModule is the Rego of every environment's approval rules:
 // data.honua.conditions.matched holds {env, name, condition, reason} for each
 // rule whose condition holds for the input.
+//
+// Each condition written in the file is translated once: the rules of
+// defaults, which every environment without approvalRules of its own
+// inherits, are guarded by "not own_rules[input.environment]" rather than
+// copied per environment, so that the Rego is as large as the conditions of
+// the file (MaxFileConditionTerms), however many environments inherit them.
 func conditionsModule(f *File) string {
 	g := &condGen{}
 	g.b.WriteString("# Generated from the approvalRules of " + PolicyFile + ".\npackage honua.conditions\n\n")
-	g.b.WriteString("listed if data.honua.config.environments[input.environment]\n\n")
 	names := make([]string, 0, len(f.Environments))
-	for n := range f.Environments {
-		names = append(names, n)
+	for n, e := range f.Environments {
+		if e.ownRules {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = quoteRego(n)
+	}
+	// The environments whose approvalRules are their own, not defaults'.
+	fmt.Fprintf(&g.b, "own_rules := {%s}\n\n", strings.Join(quoted, ", "))
 	write := func(guard string, rules []ApprovalRule) {
 		for _, r := range rules {
 			if r.expr == nil {
 				continue
 			}
 			root := g.boolRule(r.expr)
-			fmt.Fprintf(&g.b, "matched contains {\"env\": input.environment, \"name\": %s, \"condition\": %s, \"reason\": %s, \"line\": %d} if {\n\t%s\n\t%s\n}\n\n",
-				quoteRego(r.Name), quoteRego(r.Condition), quoteRego(r.Reason), r.Pos.Line, guard, root)
+			from := make([]string, len(r.Approvers))
+			for i, a := range r.Approvers {
+				from[i] = quoteRego(a)
+			}
+			fmt.Fprintf(&g.b, "matched contains {\"env\": input.environment, \"name\": %s, \"condition\": %s, \"reason\": %s, \"line\": %d, \"from\": [%s]} if {\n\t%s\n\t%s\n}\n\n",
+				quoteRego(r.Name), quoteRego(r.Condition), quoteRego(r.Reason), r.Pos.Line, strings.Join(from, ", "), guard, root)
 		}
 	}
 	for _, env := range names {
 		write("input.environment == "+quoteRego(env), f.Environments[env].ApprovalRules)
 	}
-	// An environment the file does not list gets the rules of defaults.
-	write("not listed", f.Defaults.ApprovalRules)
+	// Every other environment, listed or not, gets the rules of defaults.
+	write("not own_rules[input.environment]", f.Defaults.ApprovalRules)
 	return g.b.String()
 }

@@ -46,7 +46,11 @@ func (e EnvPolicy) data() map[string]any {
 	}
 	rules := make([]any, len(e.ApprovalRules))
 	for i, r := range e.ApprovalRules {
-		rules[i] = map[string]any{"name": r.Name, "condition": r.Condition, "reason": r.Reason}
+		approvers := make([]any, len(r.Approvers))
+		for j, a := range r.Approvers {
+			approvers[j] = a
+		}
+		rules[i] = map[string]any{"name": r.Name, "condition": r.Condition, "reason": r.Reason, "approvers": approvers}
 	}
 	var promotion any
 	if p := e.Promotion; p != nil {

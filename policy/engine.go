@@ -22,6 +22,12 @@ import (
 // DefaultTimeout bounds one evaluation.
 const DefaultTimeout = 2 * time.Second
 
+// DefaultCompileTimeout bounds how long evaluations wait for a policy to
+// compile. The sample policy compiles in about 10 ms; the limits on approval
+// conditions (see parseCondition) keep any policy file far below this, so
+// reaching it means something is wrong with the policy, not the machine.
+const DefaultCompileTimeout = 5 * time.Second
+
 // defaultCacheSize is how many compiled policies an Engine keeps. A policy
 // changes rarely; a handful covers every base branch in flight.
 const defaultCacheSize = 32
@@ -30,20 +36,33 @@ const defaultCacheSize = 32
 // digest and shares the prepared query between evaluations; it is safe for
 // concurrent use.
 type Engine struct {
-	timeout time.Duration
-	size    int
+	timeout        time.Duration
+	compileTimeout time.Duration
+	size           int
 
 	mu    sync.Mutex
 	cache map[string]*prepared
 	order []string // digests, least recently used first
+
+	// beforeCompile, when set (by tests), runs at the start of every
+	// compilation with its context, so that a test can hold one back.
+	beforeCompile func(context.Context)
 }
 
+// prepared is one policy's compilation, shared by every evaluation of its
+// digest. The fields other than done and deadline are written once, before
+// done is closed.
 type prepared struct {
-	once sync.Once
+	done     chan struct{}
+	deadline time.Time
 	// builtin evaluates data.honua.verdict.builtin, custom (nil without
 	// custom contributions) data.honua.verdict.custom.
 	builtin, custom *rego.PreparedEvalQuery
 	errors          []config.Diagnostic
+	// timedOut is true when the compilation ran into its own time limit;
+	// such an entry is dropped from the cache so that a later evaluation
+	// compiles again rather than inheriting a failure of a busy moment.
+	timedOut bool
 }
 
 // Option configures an Engine.
@@ -52,17 +71,24 @@ type Option func(*Engine)
 // WithTimeout sets the time limit of one evaluation (default 2 s).
 func WithTimeout(d time.Duration) Option { return func(e *Engine) { e.timeout = d } }
 
+// WithCompileTimeout sets how long evaluations wait for a policy to compile
+// (default DefaultCompileTimeout); past it they fail closed.
+func WithCompileTimeout(d time.Duration) Option { return func(e *Engine) { e.compileTimeout = d } }
+
 // WithCacheSize sets how many compiled policies the engine keeps.
 func WithCacheSize(n int) Option { return func(e *Engine) { e.size = n } }
 
 // NewEngine returns an engine.
 func NewEngine(opts ...Option) *Engine {
-	e := &Engine{timeout: DefaultTimeout, size: defaultCacheSize, cache: map[string]*prepared{}}
+	e := &Engine{timeout: DefaultTimeout, compileTimeout: DefaultCompileTimeout, size: defaultCacheSize, cache: map[string]*prepared{}}
 	for _, o := range opts {
 		o(e)
 	}
 	if e.size < 1 {
 		e.size = 1
+	}
+	if e.compileTimeout <= 0 {
+		e.compileTimeout = DefaultCompileTimeout
 	}
 	return e
 }
@@ -85,25 +111,81 @@ var capabilities = sync.OnceValue(func() *ast.Capabilities {
 	return c
 })
 
-// prepare returns the prepared query of b, compiling it on first use.
+// prepare returns the compilation of b, starting it on first use. The
+// compilation runs on its own goroutine with a context detached from the
+// caller's cancellation (a caller that gives up must not leave a failure
+// cached for every later evaluation of the digest) and bounded by the
+// engine's compile time limit.
 func (e *Engine) prepare(ctx context.Context, b *Bundle) *prepared {
 	e.mu.Lock()
-	p, ok := e.cache[b.Digest]
-	if ok {
+	defer e.mu.Unlock()
+	if p, ok := e.cache[b.Digest]; ok {
 		i := slices.Index(e.order, b.Digest)
 		e.order = append(slices.Delete(e.order, i, i+1), b.Digest)
-	} else {
-		p = &prepared{}
-		e.cache[b.Digest] = p
-		e.order = append(e.order, b.Digest)
-		for len(e.order) > e.size {
-			delete(e.cache, e.order[0])
-			e.order = e.order[1:]
+		return p
+	}
+	p := &prepared{done: make(chan struct{}), deadline: time.Now().Add(e.compileTimeout)}
+	e.cache[b.Digest] = p
+	e.order = append(e.order, b.Digest)
+	for len(e.order) > e.size {
+		delete(e.cache, e.order[0])
+		e.order = e.order[1:]
+	}
+	cctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), p.deadline)
+	go func() {
+		defer cancel()
+		if e.beforeCompile != nil {
+			e.beforeCompile(cctx)
+		}
+		p.builtin, p.custom, p.errors = compile(cctx, b)
+		if cctx.Err() != nil {
+			p.timedOut = true
+			e.forget(b.Digest, p)
+		}
+		close(p.done)
+	}()
+	return p
+}
+
+// forget drops p from the cache if it is still the entry of digest.
+func (e *Engine) forget(digest string, p *prepared) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cache[digest] != p {
+		return
+	}
+	delete(e.cache, digest)
+	if i := slices.Index(e.order, digest); i >= 0 {
+		e.order = slices.Delete(e.order, i, i+1)
+	}
+}
+
+// errCompileTimeout is what waiting for a compilation past its limit gives.
+var errCompileTimeout = errors.New("compile time limit")
+
+// compiled waits for b's compilation: at most until the compile time limit
+// (counted from when the compilation started) and while ctx lasts. The
+// error wraps ctx.Err() when the caller gave up, and is errCompileTimeout
+// when the policy took too long to compile.
+func (e *Engine) compiled(ctx context.Context, b *Bundle) (*prepared, error) {
+	p := e.prepare(ctx, b)
+	select {
+	case <-p.done: // already compiled: no timer
+	default:
+		timer := time.NewTimer(time.Until(p.deadline))
+		defer timer.Stop()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the policy to compile: %w", ctx.Err())
+		case <-timer.C:
+			return nil, errCompileTimeout
 		}
 	}
-	e.mu.Unlock()
-	p.once.Do(func() { p.builtin, p.custom, p.errors = compile(ctx, b) })
-	return p
+	if p.timedOut {
+		return nil, errCompileTimeout
+	}
+	return p, nil
 }
 
 func compile(ctx context.Context, b *Bundle) (builtin, custom *rego.PreparedEvalQuery, _ []config.Diagnostic) {
@@ -140,22 +222,36 @@ func compile(ctx context.Context, b *Bundle) (builtin, custom *rego.PreparedEval
 	return builtin, custom, nil
 }
 
-// Evaluate returns the verdict of b for one environment. It never fails:
-// whatever goes wrong is a deny in the verdict (fail closed).
-func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) Verdict {
+// Evaluate returns the verdict of b for one environment. Whatever is wrong
+// with the policy is a deny in the verdict (fail closed): a policy that does
+// not load or compile, or does not compile within the compile time limit, a
+// runtime error, an evaluation over the engine's time limit. The error is
+// only for the caller's own context: when ctx is cancelled or past its
+// deadline, Evaluate returns an error wrapping ctx.Err() and no verdict, since
+// a request that was given up on says nothing about the policy.
+func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) (Verdict, error) {
+	if err := ctx.Err(); err != nil {
+		return Verdict{}, fmt.Errorf("evaluating the policy for %s: %w", in.Environment, err)
+	}
 	v := Verdict{Environment: in.Environment, PolicyDigest: b.Digest, Deny: []Finding{}, Warn: []Finding{}, Prints: []string{}, Errors: []config.Diagnostic{}}
 	if len(b.Errors) > 0 {
-		return v.failClosed("policy-error", "the policy does not load: "+firstError(b.Errors), b.Errors)
+		return v.failClosed("policy-error", "the policy does not load: "+firstError(b.Errors), b.Errors), nil
 	}
-	p := e.prepare(ctx, b)
-	if len(p.errors) > 0 {
-		return v.failClosed("policy-error", "the policy does not compile: "+firstError(p.errors), p.errors)
+	p, err := e.compiled(ctx, b)
+	switch {
+	case errors.Is(err, errCompileTimeout):
+		msg := fmt.Sprintf("the policy did not compile within its time limit of %s", e.compileTimeout)
+		return v.failClosed("policy-timeout", msg, []config.Diagnostic{{File: PolicyFile, Message: msg + ": shorten the approval conditions or custom modules", Rule: "policy-timeout"}}), nil
+	case err != nil:
+		return Verdict{}, fmt.Errorf("evaluating the policy for %s: %w", in.Environment, err)
+	case len(p.errors) > 0:
+		return v.failClosed("policy-error", "the policy does not compile: "+firstError(p.errors), p.errors), nil
 	}
 	val, err := in.valueWith(b.details)
 	if err != nil {
-		return v.failClosed("policy-error", "the input cannot be converted: "+err.Error(), nil)
+		return v.failClosed("policy-error", "the input cannot be converted: "+err.Error(), nil), nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	ectx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	// The custom contributions are evaluated beside the built-in ones: on
 	// a plan of thousands of changes, each custom rule that scans the
@@ -164,9 +260,9 @@ func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) Verdict {
 	var custom evalResult
 	var wg sync.WaitGroup
 	if p.custom != nil {
-		wg.Go(func() { custom = eval(ctx, p.custom, val) })
+		wg.Go(func() { custom = eval(ectx, p.custom, val) })
 	}
-	builtin := eval(ctx, p.builtin, val)
+	builtin := eval(ectx, p.builtin, val)
 	wg.Wait()
 	v.Prints = append(builtin.prints, custom.prints...)
 	err = builtin.err
@@ -174,22 +270,26 @@ func (e *Engine) Evaluate(ctx context.Context, b *Bundle, in Input) Verdict {
 		err = custom.err
 	}
 	switch {
-	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return v.failClosed("policy-timeout", fmt.Sprintf("the policy did not finish within its time limit of %s", e.timeout), []config.Diagnostic{{Message: err.Error(), Rule: "policy-timeout"}})
+	case err != nil && ctx.Err() != nil:
+		// The caller's context ended first (its deadline may be sooner
+		// than the engine's): not the policy's fault.
+		return Verdict{}, fmt.Errorf("evaluating the policy for %s: %w", in.Environment, ctx.Err())
+	case err != nil && errors.Is(ectx.Err(), context.DeadlineExceeded):
+		return v.failClosed("policy-timeout", fmt.Sprintf("the policy did not finish within its time limit of %s", e.timeout), []config.Diagnostic{{Message: err.Error(), Rule: "policy-timeout"}}), nil
 	case err != nil:
 		ds := regoDiagnostics(err, "policy-runtime")
-		return v.failClosed("policy-error", "the policy failed at run time: "+firstError(ds), ds)
+		return v.failClosed("policy-error", "the policy failed at run time: "+firstError(ds), ds), nil
 	case builtin.out == nil || p.custom != nil && custom.out == nil:
-		return v.failClosed("policy-error", "the policy produced no result", nil)
+		return v.failClosed("policy-error", "the policy produced no result", nil), nil
 	}
 	out := builtin.out
 	if p.custom != nil {
 		out = joinContributions(builtin.out, custom.out)
 	}
 	if err := v.fill(out, b.File.Env(in.Environment), &in); err != nil {
-		return v.failClosed("policy-error", err.Error(), nil)
+		return v.failClosed("policy-error", err.Error(), nil), nil
 	}
-	return v
+	return v, nil
 }
 
 type evalResult struct {
@@ -279,19 +379,33 @@ func (h *printHook) lines() []string {
 }
 
 // Check compiles b (or finds it compiled) and returns what keeps it from
-// being evaluated: load errors and compile errors, each with file and line.
-func (e *Engine) Check(ctx context.Context, b *Bundle) []config.Diagnostic {
+// being evaluated: load errors and compile errors, each with file and line,
+// or that it did not compile within the compile time limit. The error is
+// for the caller's context ending first (it wraps ctx.Err()).
+func (e *Engine) Check(ctx context.Context, b *Bundle) ([]config.Diagnostic, error) {
 	if len(b.Errors) > 0 {
-		return b.Errors
+		return b.Errors, nil
 	}
-	return e.prepare(ctx, b).errors
+	p, err := e.compiled(ctx, b)
+	switch {
+	case errors.Is(err, errCompileTimeout):
+		return []config.Diagnostic{{File: PolicyFile, Rule: "policy-timeout",
+			Message: fmt.Sprintf("the policy did not compile within its time limit of %s: shorten the approval conditions or custom modules", e.compileTimeout)}}, nil
+	case err != nil:
+		return nil, err
+	}
+	return p.errors, nil
 }
 
 // Query evaluates any Rego query against b's modules and data with in as
 // input, for debugging a rule ("data.honua.custom.kailua.deny"). It returns
 // the value of the first result (nil when undefined) and what print() wrote.
 func (e *Engine) Query(ctx context.Context, b *Bundle, query string, in Input) (any, []string, error) {
-	if ds := e.Check(ctx, b); len(ds) > 0 {
+	ds, err := e.Check(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(ds) > 0 {
 		return nil, nil, fmt.Errorf("the policy does not compile: %s", firstError(ds))
 	}
 	val, err := in.value()

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,15 +17,38 @@ import (
 // PolicyFile is where a config repository keeps its deployment policy.
 const PolicyFile = ".gitops/deployment-policy.yaml"
 
+// APIVersion and Kind are the header of a policy file in the format of the
+// original design ("apiVersion: honua.io/v1", "kind: DeploymentPolicy").
+// The header is optional; when present it must say these.
+const (
+	APIVersion = "honua.io/v1"
+	Kind       = "DeploymentPolicy"
+)
+
+// MaxDuration is the longest approvalExpiry or promotion soak: a year and a
+// day. Anything longer is a mistake, and much longer (106752d) once wrapped
+// around to a negative number that meant "never expires".
+const MaxDuration = 366 * 24 * time.Hour
+
 // File is .gitops/deployment-policy.yaml after parsing: every environment's
 // policy with defaults applied.
 type File struct {
+	// Metadata is the metadata block of the header, when the file has one.
+	Metadata Metadata
 	// PolicyOwners must approve any PR that changes .gitops/.
 	PolicyOwners []string
 	// Defaults is the policy of an environment the file does not list.
 	Defaults EnvPolicy
 	// Environments are the listed environments by name.
 	Environments map[string]EnvPolicy
+}
+
+// Metadata names and describes a policy file (the header's metadata).
+type Metadata struct {
+	Name        string
+	Description string
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
 // EnvPolicy is the policy of one environment.
@@ -49,12 +73,18 @@ type EnvPolicy struct {
 	ApprovalRules []ApprovalRule
 	Safety        Safety
 	Notifications map[string]any
+
+	// ownRules is true when ApprovalRules are the environment's own, not
+	// inherited from defaults (see conditionsModule).
+	ownRules bool
 }
 
 // Promotion requires a commit to have succeeded in After at least Soak ago.
 type Promotion struct {
 	After string
 	Soak  time.Duration
+
+	at *yaml.Node // where it is written, for messages
 }
 
 // ApprovalRule asks for approval when Condition holds.
@@ -62,6 +92,9 @@ type ApprovalRule struct {
 	Name      string
 	Condition string
 	Reason    string
+	// Approvers, when set, must approve what the rule matches (a separate
+	// requirement); otherwise the environment's approvers may.
+	Approvers []string
 	Pos       config.Position
 	expr      *condNode
 }
@@ -120,7 +153,11 @@ type rawEnv struct {
 // fileParser collects diagnostics while it walks the YAML nodes.
 type fileParser struct {
 	path  string
+	lim   config.Limits
 	diags []config.Diagnostic
+	// condTerms counts the terms and operators of the approval conditions
+	// parsed so far (MaxFileConditionTerms).
+	condTerms int
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
@@ -131,26 +168,35 @@ func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
 	p.diags = append(p.diags, d)
 }
 
-// ParseFile parses the deployment policy. Every problem is returned as a
-// diagnostic naming the file, line and column; the File is usable (with the
-// faulty parts left at their defaults) only when there are none.
-func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
-	p := &fileParser{path: path}
+// ParseFile parses the deployment policy. It is read as the config reader
+// reads outside YAML (config.ParseYAML within lim, whose zero fields take
+// config.DefaultLimits): size, UTF-8, one document, aliases and nesting
+// bounded, syntax errors at their line and column. Every problem is
+// returned as a diagnostic naming the file, line and column; the File is
+// usable (with the faulty parts left at their defaults) only when there are
+// none, and nil when the YAML itself is refused.
+func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Diagnostic) {
+	p := &fileParser{path: path, lim: lim}
 	f := &File{Environments: map[string]EnvPolicy{}}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d := config.Diagnostic{Severity: config.SeverityError, File: path, Message: "invalid YAML: " + err.Error(), Rule: "policy-file"}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			d.Line, _ = strconv.Atoi(m[1])
-		}
-		return nil, []config.Diagnostic{d}
+	root, diags := config.ParseYAML(path, data, lim)
+	if len(diags) > 0 {
+		return nil, diags
 	}
 	defaults := rawEnv{}
 	envs := map[string]rawEnv{}
-	if len(doc.Content) > 0 {
-		root := doc.Content[0]
+	if root != nil {
 		p.mapping(root, "the policy file", func(key string, k, v *yaml.Node) {
 			switch key {
+			case "apiVersion":
+				if s := p.str(v); s != APIVersion {
+					p.errorf(v, "apiVersion %q is not supported: write apiVersion: %s", s, APIVersion)
+				}
+			case "kind":
+				if s := p.str(v); s != Kind {
+					p.errorf(v, "kind %q is not a deployment policy: write kind: %s", s, Kind)
+				}
+			case "metadata":
+				f.Metadata = p.metadata(v)
 			case "version":
 				if n := p.integer(v); n != 1 {
 					p.errorf(v, "version %s is not supported: this honua-gitops reads version 1", v.Value)
@@ -167,7 +213,7 @@ func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
 					envs[name] = p.env(v)
 				})
 			default:
-				p.unknown(k, key, "version, policyOwners, defaults, environments")
+				p.unknown(k, key, "apiVersion, kind, metadata, version, policyOwners, defaults, environments")
 			}
 		})
 	}
@@ -180,15 +226,13 @@ func ParseFile(path string, data []byte) (*File, []config.Diagnostic) {
 	for name, e := range f.Environments {
 		if e.Promotion != nil {
 			if e.Promotion.After == name {
-				p.errorf(nil, "environment %s: promotion.after names the environment itself", name)
+				p.errorf(e.Promotion.at, "environment %s: promotion.after names the environment itself (inherited from defaults?): name the environment it is promoted from, or set promotion: null", name)
 			}
 		}
 	}
 	config.SortDiagnostics(p.diags)
 	return f, p.diags
 }
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // Env returns the policy of the named environment: its entry, or the
 // defaults.
@@ -276,7 +320,7 @@ func resolve(name string, r, d rawEnv) EnvPolicy {
 	}
 	switch pick(r.rulesSet, d.rulesSet) {
 	case 1:
-		e.ApprovalRules = r.approvalRules
+		e.ApprovalRules, e.ownRules = r.approvalRules, true
 	case 2:
 		e.ApprovalRules = d.approvalRules
 	}
@@ -328,7 +372,7 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 		case "preventSelfApproval":
 			r.preventSelfApproval = p.boolean(v)
 		case "approvalExpiry":
-			if d, ok := p.duration(v); ok {
+			if d, ok := p.duration(v, "approvalExpiry"); ok {
 				r.approvalExpiry = &d
 			}
 		case "promotion":
@@ -351,8 +395,12 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 		case "safety":
 			p.safety(v, &r)
 		case "notifications":
-			var m map[string]any
-			if err := v.Decode(&m); err != nil {
+			// Decoded as config files are (YAML 1.2 numbers, merge keys,
+			// duplicate keys refused): rules read it as data.
+			val, ds := config.DecodeYAML(p.path, v, p.lim)
+			p.diags = append(p.diags, ds...)
+			m, ok := val.(map[string]any)
+			if len(ds) == 0 && !ok && v.Tag != "!!null" {
 				p.errorf(v, "notifications must be a mapping of event to notification targets")
 			}
 			r.notifications = m
@@ -370,8 +418,8 @@ func (p *fileParser) safety(n *yaml.Node, r *rawEnv) {
 			r.requireBackup = p.boolean(v)
 		case "healthCheckTimeout":
 			i := p.integer(v)
-			if i < 1 {
-				p.errorf(v, "healthCheckTimeout is in seconds and must be at least 1")
+			if i < 1 || i > 86400 {
+				p.errorf(v, "healthCheckTimeout is in seconds and must be between 1 and 86400 (a day)")
 			}
 			r.healthCheckTimeout = &i
 		case "rollbackOnFailure":
@@ -400,13 +448,13 @@ func (p *fileParser) promotion(n *yaml.Node) *Promotion {
 	if n.Tag == "!!null" {
 		return nil
 	}
-	pr := &Promotion{}
+	pr := &Promotion{at: n}
 	p.mapping(n, "promotion", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "after":
 			pr.After = p.str(v)
 		case "soak":
-			pr.Soak, _ = p.duration(v)
+			pr.Soak, _ = p.duration(v, "promotion.soak")
 		default:
 			p.unknown(k, key, "after, soak")
 		}
@@ -430,8 +478,10 @@ func (p *fileParser) rules(n *yaml.Node) []ApprovalRule {
 				r.Condition, condNode = p.str(v), v
 			case "reason":
 				r.Reason = p.str(v)
+			case "approvers":
+				r.Approvers = p.principals(v)
 			default:
-				p.unknown(k, key, "name, condition, reason")
+				p.unknown(k, key, "name, condition, reason, approvers")
 			}
 		})
 		if r.Name == "" {
@@ -442,15 +492,34 @@ func (p *fileParser) rules(n *yaml.Node) []ApprovalRule {
 			return
 		}
 		r.Pos = config.Position{File: p.path, Line: condNode.Line, Column: condNode.Column}
+		if p.condTerms > MaxFileConditionTerms {
+			return // reported once, at the condition that crossed the limit
+		}
 		e, err := parseCondition(r.Condition)
 		if err != nil {
-			p.errorf(condNode, "approval rule %q: condition %q does not parse: %v", r.Name, r.Condition, err)
+			p.errorf(condNode, "approval rule %q: condition %q does not parse: %v", r.Name, clip(r.Condition, 80), err)
+			return
+		}
+		// Every condition becomes Rego rules that are compiled with the
+		// policy: their total is bounded as well as each one's.
+		if p.condTerms += e.size(); p.condTerms > MaxFileConditionTerms {
+			p.errorf(condNode, "approval rule %q: the approval conditions of this file have more than %d names, numbers, strings and operators in all: remove or simplify approval rules (put shared rules in defaults once, not in every environment)", r.Name, MaxFileConditionTerms)
 			return
 		}
 		r.expr = e
 		out = append(out, r)
 	})
 	return out
+}
+
+// clip shortens s for a message: a condition may be up to
+// MaxConditionBytes long, and one over the limit much longer.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
 }
 
 var clockRe = regexp.MustCompile(`^([01]?\d|2[0-4]):([0-5]\d)$`)
@@ -704,31 +773,85 @@ func (p *fileParser) boolean(n *yaml.Node) *bool {
 	return &b
 }
 
+// integer reads a whole number as config files read numbers: by YAML 1.2,
+// refusing forms that YAML 1.1 reads differently (010, 1_000).
 func (p *fileParser) integer(n *yaml.Node) int {
-	var i int
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&i) != nil {
-		p.errorf(n, "expected a whole number, not %q", n.Value)
-		return 0
-	}
-	return i
-}
-
-// duration reads "2h", "90m", "1h30m" or "1d" (24 hours); a bare number
-// is seconds.
-func (p *fileParser) duration(n *yaml.Node) (time.Duration, bool) {
-	s := strings.TrimSpace(p.str(n))
-	if i, err := strconv.Atoi(s); err == nil && i >= 0 {
-		return time.Duration(i) * time.Second, true
-	}
-	if strings.HasSuffix(s, "d") {
-		if i, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && i >= 0 {
-			return time.Duration(i) * 24 * time.Hour, true
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		v, ds := config.DecodeYAML(p.path, n, p.lim)
+		if len(ds) > 0 {
+			p.diags = append(p.diags, ds...)
+			return 0
+		}
+		if i, ok := v.(int64); ok {
+			return int(i)
 		}
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		p.errorf(n, "%q is not a duration such as 2h, 90m or 1d", s)
+	p.errorf(n, "expected a whole number, not %q", n.Value)
+	return 0
+}
+
+// metadata reads the header's metadata: name, description, labels and
+// annotations, as Kubernetes-style headers write them.
+func (p *fileParser) metadata(n *yaml.Node) Metadata {
+	var m Metadata
+	strMap := func(v *yaml.Node, what string) map[string]string {
+		out := map[string]string{}
+		p.mapping(v, what, func(key string, _, v *yaml.Node) { out[key] = p.str(v) })
+		return out
+	}
+	p.mapping(n, "metadata", func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			m.Name = p.str(v)
+		case "description":
+			m.Description = p.str(v)
+		case "labels":
+			m.Labels = strMap(v, "metadata.labels")
+		case "annotations":
+			m.Annotations = strMap(v, "metadata.annotations")
+		default:
+			p.unknown(k, key, "name, description, labels, annotations")
+		}
+	})
+	return m
+}
+
+// durationRe is the syntax time.ParseDuration accepts (without a sign):
+// a string that has it but does not parse is too long for an int64.
+var durationRe = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))*$`)
+
+// duration reads "2h", "90m", "1h30m" or "1d" (24 hours); a bare number
+// is seconds. It refuses durations over MaxDuration, checking before it
+// multiplies, so that no value wraps around.
+func (p *fileParser) duration(n *yaml.Node, field string) (time.Duration, bool) {
+	s := strings.TrimSpace(p.str(n))
+	tooLong := func() (time.Duration, bool) {
+		p.errorf(n, "%s %q is longer than the limit of %d days: use a shorter duration such as 24h or 7d", field, s, MaxDuration/(24*time.Hour))
 		return 0, false
+	}
+	for _, unit := range []struct {
+		suffix string
+		d      time.Duration
+	}{{"", time.Second}, {"d", 24 * time.Hour}} {
+		num, ok := strings.CutSuffix(s, unit.suffix)
+		if !ok || num == "" || strings.TrimLeft(num, "0123456789") != "" {
+			continue
+		}
+		i, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || i > int64(MaxDuration/unit.d) {
+			return tooLong()
+		}
+		return time.Duration(i) * unit.d, true
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil && durationRe.MatchString(s):
+		return tooLong()
+	case err != nil || d < 0:
+		p.errorf(n, "%s %q is not a duration such as 2h, 90m or 1d", field, s)
+		return 0, false
+	case d > MaxDuration:
+		return tooLong()
 	}
 	return d, true
 }

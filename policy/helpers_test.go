@@ -89,5 +89,9 @@ func planOf(changes ...plan.Change) PlanInput {
 
 func evaluate(t testing.TB, b *Bundle, in Input) Verdict {
 	t.Helper()
-	return NewEngine().Evaluate(context.Background(), b, in)
+	v, err := NewEngine().Evaluate(context.Background(), b, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -59,6 +59,10 @@ type PR struct {
 	HeadSHA string   `json:"head_sha"`
 	// TouchesGitops is true when the PR changes a file under .gitops/.
 	TouchesGitops bool `json:"touches_gitops"`
+	// GitopsErrors are the problems of the PR's own .gitops/ (head's): what
+	// would keep it from loading or compiling once merged. Empty when it
+	// loads, or the PR does not change .gitops/.
+	GitopsErrors []config.Diagnostic `json:"gitops_errors"`
 }
 
 // Approval is one approval: a PR review, the Approve button of a check run
@@ -125,15 +129,18 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 	b := builder{terms: terms}
 	str, strs, intT := b.str, b.strs, ast.IntNumberTerm
 	tm := func(t time.Time) *ast.Term { return str(t.Format(time.RFC3339Nano)) }
-	errs := make([]*ast.Term, len(in.Plan.Errors))
-	for i, d := range in.Plan.Errors {
-		errs[i] = ast.ObjectTerm(
-			ast.Item(key("file"), str(d.File)),
-			ast.Item(key("line"), intT(d.Line)),
-			ast.Item(key("column"), intT(d.Column)),
-			ast.Item(key("message"), str(d.Message)),
-			ast.Item(key("rule"), str(d.Rule)),
-		)
+	diags := func(ds []config.Diagnostic) *ast.Term {
+		ts := make([]*ast.Term, len(ds))
+		for i, d := range ds {
+			ts[i] = ast.ObjectTerm(
+				ast.Item(key("file"), str(d.File)),
+				ast.Item(key("line"), intT(d.Line)),
+				ast.Item(key("column"), intT(d.Column)),
+				ast.Item(key("message"), str(d.Message)),
+				ast.Item(key("rule"), str(d.Rule)),
+			)
+		}
+		return ast.ArrayTerm(ts...)
 	}
 	s := in.Plan.Summary
 	planT := ast.ObjectTerm(
@@ -145,7 +152,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 			ast.Item(key("secretRefs"), intT(s.SecretRefs)),
 		)),
 		ast.Item(key("changes"), ast.ArrayTerm(changes...)),
-		ast.Item(key("errors"), ast.ArrayTerm(errs...)),
+		ast.Item(key("errors"), diags(in.Plan.Errors)),
 		ast.Item(key("index"), ix.term()),
 	)
 	prT := ast.ObjectTerm(
@@ -155,6 +162,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 		ast.Item(key("base_sha"), str(in.PR.BaseSHA)),
 		ast.Item(key("head_sha"), str(in.PR.HeadSHA)),
 		ast.Item(key("touches_gitops"), ast.BooleanTerm(in.PR.TouchesGitops)),
+		ast.Item(key("gitops_errors"), diags(in.PR.GitopsErrors)),
 	)
 	approvals := make([]*ast.Term, len(in.Approvals))
 	for i, a := range in.Approvals {
@@ -215,7 +223,7 @@ var keys = func() map[string]*ast.Term {
 		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
 		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
 		"wait_timer", "type", "slug", "succeeded_at", "index", "kinds", "actions",
-		"secretRefs", "name", "part",
+		"secretRefs", "name", "part", "gitops_errors",
 	} {
 		m[k] = ast.StringTerm(k)
 	}

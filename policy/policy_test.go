@@ -142,7 +142,10 @@ func TestTimeRules(t *testing.T) {
 			in := prodInput(tt.now)
 			in.Environment = tt.env
 			in.PR.Labels = tt.labels
-			v := eng.Evaluate(context.Background(), b, in)
+			v, err := eng.Evaluate(context.Background(), b, in)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := tt.deny
 			if want == nil {
 				want = []string{}
@@ -418,7 +421,10 @@ func TestFailClosed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := mustLoad(t, tt.files)
-			v := NewEngine(WithTimeout(50*time.Millisecond)).Evaluate(context.Background(), b, prodInput("2026-03-11T20:00:00Z"))
+			v, err := NewEngine(WithTimeout(50*time.Millisecond)).Evaluate(context.Background(), b, prodInput("2026-03-11T20:00:00Z"))
+			if err != nil {
+				t.Fatalf("a broken policy is a verdict, not an error: %v", err)
+			}
 			if v.Allow || len(v.Deny) != 1 || v.Deny[0].Rule != tt.rule {
 				t.Fatalf("verdict = %+v, want a single %s deny", v, tt.rule)
 			}
@@ -448,7 +454,11 @@ func TestEngineConcurrentAndCached(t *testing.T) {
 			if i%2 == 0 {
 				in.Now = mustTimeNoT("2026-03-10T20:00:00Z")
 			}
-			verdicts[i] = eng.Evaluate(context.Background(), b, in)
+			v, err := eng.Evaluate(context.Background(), b, in)
+			if err != nil {
+				t.Error(err)
+			}
+			verdicts[i] = v
 		}()
 	}
 	wg.Wait()
@@ -465,7 +475,9 @@ func TestEngineConcurrentAndCached(t *testing.T) {
 	if b2.Digest != b.Digest {
 		t.Errorf("digest differs for the same policy")
 	}
-	eng.Evaluate(context.Background(), b2, prodInput("2026-03-09T20:00:00Z"))
+	if _, err := eng.Evaluate(context.Background(), b2, prodInput("2026-03-09T20:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
 	if len(eng.cache) != 1 {
 		t.Errorf("cache holds %d entries after reload, want 1", len(eng.cache))
 	}

@@ -187,7 +187,7 @@ func (v *Verdict) fill(out map[string]any, env EnvPolicy, in *Input) error {
 		if min < 1 {
 			min = max(env.MinApprovals, 1)
 		}
-		key := strings.ToLower(strings.Join(from, ","))
+		key := lowerASCII(strings.Join(from, ","))
 		i, ok := index[key]
 		if !ok {
 			i = len(st.Requirements)
@@ -325,7 +325,7 @@ func eligibleApprovers(env EnvPolicy, in *Input) []string {
 	if p := in.Protection; p != nil {
 		for _, r := range p.Reviewers {
 			switch {
-			case strings.EqualFold(r.Type, "Team") && r.Slug != "":
+			case equalLogin(r.Type, "Team") && r.Slug != "":
 				out = append(out, r.Slug)
 			case r.Login != "":
 				out = append(out, r.Login)
@@ -347,14 +347,14 @@ func validApprovals(env EnvPolicy, in *Input) []Approval {
 			continue
 		case in.sha() != "" && a.Commit != in.sha() && a.Commit != in.PR.HeadSHA:
 			continue
-		case selfBlocked && strings.EqualFold(a.Login, in.PR.Author):
+		case selfBlocked && equalLogin(a.Login, in.PR.Author):
 			continue
 		case env.ApprovalExpiry > 0 && in.Now.Sub(a.SubmittedAt) > env.ApprovalExpiry:
 			continue
 		case !a.SubmittedAt.IsZero() && a.SubmittedAt.After(in.Now):
 			continue
 		}
-		if slices.ContainsFunc(out, func(b Approval) bool { return strings.EqualFold(a.Login, b.Login) }) {
+		if slices.ContainsFunc(out, func(b Approval) bool { return equalLogin(a.Login, b.Login) }) {
 			continue
 		}
 		out = append(out, a)
@@ -372,7 +372,7 @@ func matching(approvals []Approval, from []string) []string {
 			if strings.Contains(f, "/") {
 				ok = ok || containsFold(a.Teams, f)
 			} else {
-				ok = ok || strings.EqualFold(a.Login, f)
+				ok = ok || equalLogin(a.Login, f)
 			}
 		}
 		if ok {
@@ -383,7 +383,7 @@ func matching(approvals []Approval, from []string) []string {
 }
 
 func containsFold(list []string, s string) bool {
-	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+	return slices.ContainsFunc(list, func(x string) bool { return equalLogin(x, s) })
 }
 
 func uniqueFold(list []string) []string {
@@ -394,4 +394,39 @@ func uniqueFold(list []string) []string {
 		}
 	}
 	return out
+}
+
+// equalLogin compares GitHub logins or org/team slugs as GitHub does:
+// they are ASCII, and GitHub ignores ASCII case only. strings.EqualFold
+// folds Unicode too, so "ſmith" (U+017F, long s) would equal "smith" and
+// "\u212Aelvin" (Kelvin sign) "kelvin": a name that is not the approver's
+// would count as theirs. Every comparison of logins and slugs goes through
+// here (and lowerASCII, for keys).
+func equalLogin(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lowers the ASCII letters of s and leaves every other byte as
+// it is; equal results mean equalLogin.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerByte(c)
+	}
+	return string(b)
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,7 +86,11 @@ func runPolicyTests(ctx context.Context, out io.Writer, dir string, builtins boo
 		if err != nil {
 			return false, err
 		}
-		if ds := policyEngine.Check(ctx, b); len(ds) > 0 {
+		ds, err := policyEngine.Check(ctx, b)
+		if err != nil {
+			return false, err
+		}
+		if len(ds) > 0 {
 			fmt.Fprintf(out, "%s: the policy does not compile:\n", dir)
 			for _, d := range ds {
 				fmt.Fprintf(out, "  %s\n", d)
@@ -200,7 +206,10 @@ usage or I/O errors.`,
 				}
 				return enc.Encode(v)
 			}
-			v := eng.Evaluate(cmd.Context(), b, in)
+			v, err := eng.Evaluate(cmd.Context(), b, in)
+			if err != nil {
+				return err
+			}
 			for _, p := range v.Prints {
 				fmt.Fprintln(cmd.ErrOrStderr(), p)
 			}
@@ -242,6 +251,10 @@ type planPolicyOptions struct {
 	deployed    []string
 	// Timeout bounds each evaluation.
 	Timeout time.Duration
+	// Limits bound what is read of the policy (zero fields take
+	// config.DefaultLimits); plan passes its --max-file-size and
+	// --max-files.
+	Limits config.Limits
 }
 
 // addFlags registers the policy flags of plan.
@@ -297,7 +310,7 @@ func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts 
 	}
 	var b *policy.Bundle
 	if base != nil {
-		if b, err = policy.Load(base); err != nil {
+		if b, err = policy.LoadWithLimits(base, opts.Limits); err != nil {
 			return false, fmt.Errorf("loading the policy of base: %w", err)
 		}
 	} else {
@@ -305,18 +318,23 @@ func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts 
 		b.Source = "built-in defaults"
 	}
 	pr := opts.PR
-	if opts.Head != nil && base != nil {
-		if pr.TouchesGitops, err = gitopsDiffers(base, opts.Head); err != nil {
-			return false, err
-		}
-	}
 	eng := policyEngine
 	if opts.Timeout > 0 && opts.Timeout != policy.DefaultTimeout {
 		eng = policy.NewEngine(policy.WithTimeout(opts.Timeout))
 	}
+	if opts.Head != nil && base != nil {
+		if pr.TouchesGitops, err = gitopsDiffers(base, opts.Head); err != nil {
+			return false, err
+		}
+		if pr.TouchesGitops {
+			if pr.GitopsErrors, err = headPolicyErrors(ctx, eng, opts.Head, opts.Limits); err != nil {
+				return false, err
+			}
+		}
+	}
 	for i := range p.Environments {
 		env := &p.Environments[i]
-		v := eng.Evaluate(ctx, b, policy.Input{
+		v, err := eng.Evaluate(ctx, b, policy.Input{
 			Environment: env.Name,
 			Now:         opts.Now,
 			SHA:         opts.SHA,
@@ -324,40 +342,75 @@ func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts 
 			PR:          pr,
 			Deployments: opts.Deployments,
 		})
+		if err != nil {
+			// The run was cancelled: no verdict, rather than a deny that
+			// blames the policy.
+			return false, err
+		}
 		env.Verdict = v
 		denied = denied || !v.Allow
 	}
 	return denied, nil
 }
 
+// headPolicyErrors loads and compiles the policy the PR would leave behind
+// (head's .gitops/) and returns what keeps it from working. It never judges
+// anything: base's policy does, and denies the PR when these are not empty
+// (rule policy-invalid), so that a broken policy is caught before the merge
+// rather than after it, when nothing would deploy.
+func headPolicyErrors(ctx context.Context, eng *policy.Engine, head config.Source, lim config.Limits) ([]config.Diagnostic, error) {
+	b, err := policy.LoadWithLimits(head, lim)
+	if err != nil {
+		return nil, fmt.Errorf("loading the policy of head: %w", err)
+	}
+	return eng.Check(ctx, b)
+}
+
 // gitopsDiffers reports whether the .gitops/ files of two sources differ.
+// The sources' own problems are reported elsewhere (head's by the plan,
+// base's by the policy), so here they only decide the answer: a problem
+// under .gitops/ (a symlink, a file over the size limit), or one that may
+// hide files there (too many files), in either source counts as a change
+// to .gitops/, which then needs a policy owner's approval.
 func gitopsDiffers(base, head config.Source) (bool, error) {
-	hashes := func(s config.Source) (map[string]string, error) {
+	hashes := func(s config.Source) (m map[string]string, unsure bool, err error) {
 		files, err := s.List()
 		if err != nil {
-			return nil, err
-		}
-		m := map[string]string{}
-		for _, f := range files {
-			if strings.HasPrefix(f.Path, ".gitops/") {
-				b, err := s.Read(f.Path)
-				if err != nil {
-					return nil, err
-				}
-				m[f.Path] = string(b)
+			var te *config.TreeError
+			if !errors.As(err, &te) {
+				return nil, false, err
+			}
+			for _, d := range te.Problems {
+				unsure = unsure || policy.ConcernsPolicy(s, d)
 			}
 		}
-		return m, nil
+		m = map[string]string{}
+		for _, f := range files {
+			if !policy.UnderGitops(f.Path) {
+				continue
+			}
+			b, err := s.Read(f.Path)
+			switch {
+			case errors.Is(err, config.ErrFileTooLarge):
+				unsure = true
+				continue
+			case err != nil:
+				return nil, false, err
+			}
+			sum := sha256.Sum256(b)
+			m[f.Path] = string(sum[:])
+		}
+		return m, unsure, nil
 	}
-	a, err := hashes(base)
+	a, unsureA, err := hashes(base)
 	if err != nil {
 		return false, err
 	}
-	b, err := hashes(head)
+	b, unsureB, err := hashes(head)
 	if err != nil {
 		return false, err
 	}
-	if len(a) != len(b) {
+	if unsureA || unsureB || len(a) != len(b) {
 		return true, nil
 	}
 	for k, v := range a {
@@ -478,6 +531,13 @@ func short(digest string) string {
 // planPolicy attaches the verdicts to p: the policy comes from base (its
 // only source), and head tells whether the PR changes .gitops/.
 func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions) (bool, error) {
+	// The policy is read within the limits the plan read the sources with.
+	if n, err := cmd.Flags().GetInt64("max-file-size"); err == nil {
+		pol.Limits.MaxFileSize = n
+	}
+	if n, err := cmd.Flags().GetInt("max-files"); err == nil {
+		pol.Limits.MaxFiles = n
+	}
 	if base != nil {
 		pol.Head = head
 		// Revisions name their commits: the PR's shas need no flags then.

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
 	"github.com/honua-io/honua-gitops/samples"
 )
 
@@ -203,5 +208,132 @@ func TestPolicyEvalCommand(t *testing.T) {
 	_, stderr, code = runCmd(t, "policy", "eval", "--dir", dir, "--input", file+".missing")
 	if code != exitUsage {
 		t.Errorf("missing input: exit %d (%s)", code, stderr)
+	}
+}
+
+// TestAttachVerdictsCancelled checks that a cancelled run is an error, not
+// a verdict that blames the policy.
+func TestAttachVerdictsCancelled(t *testing.T) {
+	loader := config.NewLoader(config.DefaultLimits)
+	base := config.NewDirSource(copySample(t, "config"), config.DefaultLimits)
+	st, err := loader.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.ComputeStrict(st, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = attachVerdicts(ctx, p, base, planPolicyOptions{Now: time.Now()})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("attachVerdicts with a cancelled context: %v, want context.Canceled", err)
+	}
+	for _, e := range p.Environments {
+		if e.Verdict != nil {
+			t.Errorf("%s has a verdict %+v from a cancelled run", e.Name, e.Verdict)
+		}
+	}
+}
+
+// TestPlanPolicySourceProblems checks that a source problem under .gitops/
+// (a symlink, a file over the size limit) never makes plan --policy fail as a
+// usage error: the plan is printed with head's errors, the verdicts deny
+// naming the problem (fail closed), and the exit status is plain plan's, or
+// the policy's when that denies.
+func TestPlanPolicySourceProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		// change alters the copies of the samples.
+		change func(t *testing.T, base, head string)
+		// code is the exit status of plan --policy; plain plan's is
+		// plainCode.
+		code, plainCode int
+		// deny maps each environment's expected deny rules to a text
+		// one of them must contain.
+		deny map[string]string
+	}{
+		{"symlink under head's .gitops", func(t *testing.T, base, head string) {
+			symlink(t, "/etc/passwd", filepath.Join(head, ".gitops", "policies", "evil.rego"))
+		}, exitInvalid, exitInvalid, map[string]string{
+			"validation":     ".gitops/policies/evil.rego: .gitops/policies/evil.rego is a symlink",
+			"policy-invalid": "this PR's .gitops/ does not load or compile (.gitops/policies/evil.rego: .gitops/policies/evil.rego is a symlink",
+		}},
+		{"oversized file under head's .gitops", func(t *testing.T, base, head string) {
+			write(t, filepath.Join(head, ".gitops", "policies", "big.rego"), "package honua.custom.big\n\n"+strings.Repeat("# padding\n", 4096))
+		}, exitDenied, exitOK, map[string]string{
+			"policy-invalid": ".gitops/policies/big.rego:1: the file is over the limit of 40000 bytes",
+		}},
+		{"symlink under base's .gitops", func(t *testing.T, base, head string) {
+			symlink(t, "/etc/passwd", filepath.Join(base, ".gitops", "policies", "evil.rego"))
+		}, exitDenied, exitOK, map[string]string{
+			"policy-error": "the policy does not load: .gitops/policies/evil.rego: .gitops/policies/evil.rego is a symlink",
+		}},
+		{"symlink for base's .gitops", func(t *testing.T, base, head string) {
+			real := filepath.Join(t.TempDir(), "gitops")
+			if err := os.Rename(filepath.Join(base, ".gitops"), real); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, real, filepath.Join(base, ".gitops"))
+		}, exitDenied, exitOK, map[string]string{
+			"policy-error": "the policy does not load: .gitops: .gitops is a symlink",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, head := copySample(t, "config"), copySample(t, "config-next")
+			tt.change(t, base, head)
+			args := []string{"plan", "--base", base, "--head", head, "--max-file-size", "40000"}
+			plain, plainErr, plainCode := runCmd(t, args...)
+			if plainCode != tt.plainCode {
+				t.Fatalf("plain plan: exit %d, want %d\n%s%s", plainCode, tt.plainCode, plain, plainErr)
+			}
+			out, stderr, code := runCmd(t, append(args, "--policy", "--now", "2026-03-11T20:00:00Z", "--head-sha", "c0ffee",
+				"--deployed", "staging=c0ffee@2026-03-11T10:00:00Z")...)
+			if code != tt.code {
+				t.Fatalf("plan --policy: exit %d, want %d\n%s%s", code, tt.code, out, stderr)
+			}
+			if !strings.HasPrefix(out, plain) || !strings.Contains(out, "\nPolicy (sha256:") {
+				t.Errorf("plan --policy does not print the plan, then the verdicts:\n%s", out)
+			}
+			js, _, _ := runCmd(t, append(args, "--policy", "--format", "json", "--now", "2026-03-11T20:00:00Z", "--head-sha", "c0ffee",
+				"--deployed", "staging=c0ffee@2026-03-11T10:00:00Z")...)
+			var p planJSON
+			if err := json.Unmarshal([]byte(js), &p); err != nil {
+				t.Fatalf("%v\n%s", err, js)
+			}
+			if len(p.Environments) != 3 {
+				t.Fatalf("%d environments", len(p.Environments))
+			}
+			for _, e := range p.Environments {
+				if e.Verdict.Allow {
+					t.Errorf("%s is allowed", e.Name)
+				}
+				for rule, text := range tt.deny {
+					ok := false
+					for _, d := range e.Verdict.Deny {
+						ok = ok || d.Rule == rule && strings.Contains(d.Message, text)
+					}
+					if !ok {
+						t.Errorf("%s: no %s deny containing %q in %+v", e.Name, rule, text, e.Verdict.Deny)
+					}
+				}
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+}
+
+func write(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -47,6 +47,12 @@ describe(changes) := text if {
 	text := sprintf("%s and %d more", [names, count(changes) - 5])
 }
 
+# position writes where a diagnostic is: "file:line", or "file" when it names
+# no line (a symlink, a file over the size limit).
+position(e) := sprintf("%s:%d", [e.file, e.line]) if e.line > 0
+
+else := e.file
+
 # plural gives "1 change" or "3 changes".
 plural(n, word) := sprintf("%d %s", [n, word]) if n == 1
 

@@ -12,7 +12,9 @@ approval contains {"rule": "auto-approve", "reason": reason} if {
 	reason := sprintf("%s does not deploy without approval (autoApprove: false)", [input.environment])
 }
 
-approval contains {"rule": "approval-rule", "reason": reason} if {
+# A rule with approvers of its own ("from") is a separate requirement, met
+# only by them; an empty "from" means the environment's approvers.
+approval contains {"rule": "approval-rule", "reason": reason, "from": object.get(m, "from", [])} if {
 	lib.has_changes
 	some m in data.honua.conditions.matched
 	m.env == input.environment

@@ -21,6 +21,15 @@ test_matched_approval_rule if {
 	a.reason == `removals break URLs (approval rule "removals": resourcesRemoved > 0)`
 }
 
+test_matched_approval_rule_with_approvers if {
+	m := {"env": "production", "name": "secrets", "condition": "secretsChanged", "reason": "secrets need the platform team", "line": 3, "from": ["kailua-gis/platform"]}
+	some a in approval.approval with input as fixtures.base
+		with data.honua.config as fixtures.env_with({"autoApprove": true})
+		with data.honua.conditions.matched as {m}
+	a.rule == "approval-rule"
+	a.from == ["kailua-gis/platform"]
+}
+
 test_gitops_change_needs_policy_owner if {
 	inp := object.union(fixtures.base, {"pr": object.union(fixtures.base.pr, {"touches_gitops": true})})
 	some a in approval.approval with input as inp with data.honua.config as fixtures.env_with({"autoApprove": true})

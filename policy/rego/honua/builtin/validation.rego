@@ -9,8 +9,8 @@ deny contains {"rule": "validation", "message": msg} if {
 	n := count(input.plan.errors)
 	n > 0
 	e := input.plan.errors[0]
-	msg := sprintf("%s requires a valid config (requiresValidation: true) and head has %s; first: %s:%d: %s", [
-		input.environment, lib.plural(n, "validation error"), e.file, e.line, e.message,
+	msg := sprintf("%s requires a valid config (requiresValidation: true) and head has %s; first: %s: %s", [
+		input.environment, lib.plural(n, "validation error"), lib.position(e), e.message,
 	])
 }
 
