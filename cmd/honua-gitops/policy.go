@@ -432,12 +432,16 @@ func writeVerdictText(w io.Writer, v policy.Verdict, markdown bool) error {
 	case v.Approval.Required && !v.Approval.Satisfied:
 		state = "allowed, needs approval"
 	}
+	// Everything but the marks comes from the policy, the config or the
+	// pull request: escaped for the terminal or for GitHub's markdown.
+	text, code := plan.VisibleText, plan.VisibleText
 	item := "    "
 	if markdown {
-		fmt.Fprintf(&b, "#### %s: %s\n\n", v.Environment, state)
+		text, code = plan.MarkdownText, plan.MarkdownCode
+		fmt.Fprintf(&b, "#### %s: %s\n\n", code(v.Environment), state)
 		item = "- "
 	} else {
-		fmt.Fprintf(&b, "  %s: %s\n", v.Environment, state)
+		fmt.Fprintf(&b, "  %s: %s\n", text(v.Environment), state)
 	}
 	line := func(mark, format string, args ...any) {
 		if markdown {
@@ -446,35 +450,36 @@ func writeVerdictText(w io.Writer, v policy.Verdict, markdown bool) error {
 			fmt.Fprintf(&b, "%s%s %s\n", item, mark, fmt.Sprintf(format, args...))
 		}
 	}
-	code := func(s string) string {
-		if markdown {
-			return "`" + s + "`"
+	list := func(ss []string) string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = code(s)
 		}
-		return s
+		return strings.Join(out, ", ")
 	}
 	for _, d := range v.Deny {
-		line("✗", "%s: %s", code(d.Rule), d.Message)
+		line("✗", "%s: %s", code(d.Rule), text(d.Message))
 	}
 	for _, d := range v.Warn {
-		line("!", "%s: %s", code(d.Rule), d.Message)
+		line("!", "%s: %s", code(d.Rule), text(d.Message))
 	}
 	if a := v.Approval; a.Required {
 		status := "missing"
 		if a.Satisfied {
-			status = "given by " + strings.Join(a.ApprovedBy, ", ")
+			status = "given by " + list(a.ApprovedBy)
 		} else if len(a.ApprovedBy) > 0 {
-			status = "so far " + strings.Join(a.ApprovedBy, ", ")
+			status = "so far " + list(a.ApprovedBy)
 		}
 		for _, r := range a.Requirements {
 			rf := "anyone with write access"
 			if len(r.From) > 0 {
-				rf = strings.Join(r.From, ", ")
+				rf = list(r.From)
 			}
 			mark := "○"
 			if r.Satisfied {
 				mark = "✓"
 			}
-			line(mark, "approval: %d of %s (%s)", r.Min, rf, strings.Join(r.Reasons, "; "))
+			line(mark, "approval: %d of %s (%s)", r.Min, rf, text(strings.Join(r.Reasons, "; ")))
 		}
 		line("·", "approvals: %s", status)
 	}
@@ -482,10 +487,10 @@ func writeVerdictText(w io.Writer, v policy.Verdict, markdown bool) error {
 		line("⏱", "next deployment window: %s", v.NextWindow.UTC().Format(time.RFC3339))
 	}
 	for _, e := range v.Errors {
-		line("✗", "policy error: %s", e.String())
+		line("✗", "policy error: %s", text(e.String()))
 	}
 	for _, p := range v.Prints {
-		line("·", "print: %s", p)
+		line("·", "print: %s", text(p))
 	}
 	if markdown {
 		b.WriteString("\n")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/plan"
 	"github.com/honua-io/honua-gitops/samples"
@@ -138,7 +139,7 @@ func TestPlanPolicyText(t *testing.T) {
 		}
 	}
 	md, _, _ := runCmd(t, "plan", "--base", "sample:config", "--head", "sample:config-next", "--policy", "--format", "markdown", "--now", "2026-03-09T20:00:00Z")
-	if !strings.Contains(md, "### Policy") || !strings.Contains(md, "#### production: DENIED") || !strings.Contains(md, "- ✗ `deployment-window`:") {
+	if !strings.Contains(md, "### Policy") || !strings.Contains(md, "#### `production`: DENIED") || !strings.Contains(md, "- ✗ `deployment-window`:") {
 		t.Errorf("markdown lacks the policy section:\n%s", md)
 	}
 }
@@ -335,5 +336,34 @@ func write(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerdictTextEscapes: a verdict quotes what a pull request wrote (ids,
+// labels, print() of custom rules); neither the terminal nor GitHub's
+// markdown may take it for anything but text.
+func TestVerdictTextEscapes(t *testing.T) {
+	v := policy.Verdict{
+		Environment: "production",
+		Deny:        []policy.Finding{{Rule: "removal", Message: "layer [x](https://evil.example) @kailua-gis/gis-leads #1 <details>\n\x1b[8mPlan: ok"}},
+		Prints:      []string{"![img](https://evil.example/i.png)"},
+	}
+	var md, txt strings.Builder
+	if err := writeVerdictText(&md, v, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeVerdictText(&txt, v, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<details>", "@kailua", "#1", "\x1b", "https://"} {
+		if strings.Contains(md.String(), bad) {
+			t.Errorf("markdown holds %q:\n%s", bad, md.String())
+		}
+	}
+	if strings.Contains(strings.ReplaceAll(md.String(), `\]`, ""), "](") {
+		t.Errorf("markdown holds a link:\n%s", md.String())
+	}
+	if strings.Contains(txt.String(), "\x1b") || strings.Count(txt.String(), "\n") != 3 {
+		t.Errorf("text is not one line per item:\n%q", txt.String())
 	}
 }

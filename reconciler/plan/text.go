@@ -136,6 +136,12 @@ func (t *textWriter) diagnostic(indent string, d config.Diagnostic, s config.Sev
 	t.line(indent + visible(d.Pos().String()) + ": " + t.paint(code, s.String()) + ": " + visible(d.Message))
 }
 
+// VisibleText returns s safe to print on a terminal as one line of text:
+// control and invisible formatting characters written as visible escapes
+// (see visible). The App and the CLI use it for any text from a config or
+// a pull request, such as a policy's messages that quote ids.
+func VisibleText(s string) string { return visible(s) }
+
 // visible returns s with every character that could change how a terminal
 // or an editor shows the text around it written as a visible escape: C0
 // controls ("\n", "\r", "\t", "\x1b" ...), DEL, C1 controls ("\u009b",
