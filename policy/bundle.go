@@ -162,7 +162,7 @@ func UnderGitops(p string) bool {
 // files).
 func ConcernsPolicy(src config.Source, d config.Diagnostic) bool {
 	switch {
-	case d.Rule == "too-many-files":
+	case d.Rule == config.RuleTooManyFiles:
 		return true
 	case d.File == "" || d.File == src.Name() || path.IsAbs(d.File) || d.File == "." || strings.HasPrefix(d.File, "../"):
 		return true

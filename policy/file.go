@@ -14,6 +14,10 @@ import (
 	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
+// MaxEnvironments bounds the environments a policy file may list: each is
+// translated into Rego and compiled.
+const MaxEnvironments = 1000
+
 // PolicyFile is where a config repository keeps its deployment policy.
 const PolicyFile = ".gitops/deployment-policy.yaml"
 
@@ -206,9 +210,17 @@ func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Dia
 			case "defaults":
 				defaults = p.env(v)
 			case "environments":
+				tooMany := false
 				p.mapping(v, "environments", func(name string, k, v *yaml.Node) {
 					if _, dup := envs[name]; dup {
 						p.errorf(k, "environment %q is listed twice", name)
+					}
+					if len(envs) >= MaxEnvironments {
+						if !tooMany {
+							tooMany = true
+							p.errorf(k, "more than %d environments: a config repository deploys to a handful; remove the ones that do not exist", MaxEnvironments)
+						}
+						return // each would be compiled into Rego: stop reading them
 					}
 					envs[name] = p.env(v)
 				})

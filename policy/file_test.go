@@ -264,3 +264,20 @@ func FuzzParseFile(f *testing.F) {
 		_ = file.data()
 	})
 }
+
+// TestTooManyEnvironments: a file of 1 MiB can list tens of thousands of
+// environments; past the bound they are refused, not compiled.
+func TestTooManyEnvironments(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("environments:\n")
+	for i := range MaxEnvironments + 5 {
+		fmt.Fprintf(&sb, "  e%d: {autoApprove: true}\n", i)
+	}
+	f, diags := ParseFile(PolicyFile, []byte(sb.String()), config.DefaultLimits)
+	if len(diags) != 1 || !strings.Contains(diags[0].Message, "more than 1000 environments") || diags[0].Line != MaxEnvironments+2 {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	if len(f.Environments) != MaxEnvironments {
+		t.Errorf("%d environments kept", len(f.Environments))
+	}
+}

@@ -25,3 +25,8 @@ type Source interface {
 	// Read returns the content of the file at path (as listed by List).
 	Read(path string) ([]byte, error)
 }
+
+// RuleTooManyFiles is the rule of the TreeError problem of a tree with more
+// files than the limit: the listing stops there, so any file may be missing
+// from it.
+const RuleTooManyFiles = "too-many-files"

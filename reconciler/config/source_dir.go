@@ -86,7 +86,7 @@ func (s *DirSource) list() ([]File, error) {
 		if len(files) >= lim.MaxFiles {
 			if !tooMany {
 				tooMany = true
-				problems = append(problems, errorAt(Position{File: rel}, "too-many-files",
+				problems = append(problems, errorAt(Position{File: rel}, RuleTooManyFiles,
 					"the config tree has more than %d files: remove unused files or raise --max-files", lim.MaxFiles))
 			}
 			return filepath.SkipAll

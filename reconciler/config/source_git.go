@@ -181,7 +181,7 @@ func (s *GitSource) list() {
 			"%s is a git submodule; the config tree must hold regular files only: vendor its files instead", p))
 	}
 	if len(files) > s.lim.MaxFiles {
-		problems = append(problems, errorAt(Position{File: files[s.lim.MaxFiles].Path}, "too-many-files",
+		problems = append(problems, errorAt(Position{File: files[s.lim.MaxFiles].Path}, RuleTooManyFiles,
 			"the config tree has more than %d files: remove unused files or raise --max-files", s.lim.MaxFiles))
 		files = files[:s.lim.MaxFiles]
 	}

@@ -113,6 +113,9 @@ func yamlError(file string, data []byte, err error) Diagnostic {
 		if parserErrRe.MatchString(msg) {
 			line++
 		}
+		if parserErrRe.MatchString(msg) || strings.Contains(msg, "tab character") {
+			line = max(line, problemLine(data, err.Error(), line))
+		}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	fix := "fix the YAML syntax"
@@ -136,6 +139,43 @@ func yamlError(file string, data []byte, err error) Diagnostic {
 		fix = "indent with spaces, not tabs"
 	}
 	return errorAt(Position{File: file, Line: line, Column: col}, "yaml-syntax", "invalid YAML: %s: %s", msg, fix)
+}
+
+// problemLine finds the line a parser error is about. yaml.v3 names the
+// line where the enclosing block starts (a mis-indented key on line 7 of a
+// mapping begun on line 3 is "line 3"); parsing ever longer prefixes of the
+// file, the first prefix that fails with the same error ends at the line
+// that causes it. The prefixes are searched by halves: a handful of parses,
+// only for a file that does not parse anyway. It returns 0 when no prefix
+// from line from on fails the same way.
+func problemLine(data []byte, full string, from int) int {
+	ends := []int{} // ends[k-1] is the end of the first k lines
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	same := func(k int) bool {
+		var n yaml.Node
+		err := yaml.Unmarshal(data[:ends[k-1]], &n)
+		return err != nil && err.Error() == full
+	}
+	lo, hi := max(from, 1), len(ends)
+	if lo > hi || !same(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if same(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // controlCharAt finds the first character YAML does not allow in a stream

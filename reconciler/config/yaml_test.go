@@ -139,3 +139,28 @@ func TestParseYAMLLimits(t *testing.T) {
 		t.Errorf("measured %d values, the decoder counts %d", got, d.nodes)
 	}
 }
+
+// TestParserErrorLines: yaml.v3 names the line where the enclosing block
+// starts; the error is placed on the line that causes it.
+func TestParserErrorLines(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		line int
+	}{
+		{"key indented less than its mapping", "a: 1\nb: 2\nc:\n  d: 1\n  e: 2\n  f: 3\n g: 4\n  h: 5\n", 7},
+		{"key after list items", "a:\n  - 1\n  - 2\n  x: 3\nb: 4\n", 4},
+		{"tab in a block scalar", "a: 1\nb: |\n  x\n  y\n\tz\nc: 2\n", 5},
+		{"unclosed flow sequence", "a: [1, 2\nb: 3\n", 2}, // where the parser finds it still open
+		{"key without a colon", "a: 1\nb: 2\nc:\n  d: 1\n  e: 2\n  f: 3\n  g 4\n  h: 5\n", 7},
+		{"unclosed quote", "a: 1\nb: 2\nc: 3\nd: 4\ne: \"x\nf: 6\n", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := ParseYAML("p.yaml", []byte(tt.in), Limits{})
+			if len(diags) != 1 || diags[0].Line != tt.line {
+				t.Errorf("got %v, want an error on line %d", diags, tt.line)
+			}
+		})
+	}
+}
