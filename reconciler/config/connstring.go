@@ -75,21 +75,78 @@ func CredentialKeys() []string {
 // Validation (which refuses such values inline) and the plan's masking use
 // this one definition.
 func IsCredentialKey(key string) bool {
-	k := normalizeKey(key)
-	if k == "" {
+	// Called for every key of every object loaded: no allocation, and most
+	// keys are rejected by their last letter.
+	i := len(key)
+	for i > 0 && isKeySeparator(key[i-1]) {
+		i--
+	}
+	if i == 0 {
 		return false
 	}
-	for _, c := range credentialKeys {
-		if k == c {
-			return true
-		}
+	last := key[i-1]
+	if last >= 'A' && last <= 'Z' {
+		last += 'a' - 'A'
 	}
-	for _, s := range credentialSuffixes {
-		if strings.HasSuffix(k, s) {
+	for _, c := range credentialByLast[last] {
+		if rest, ok := cutNormalizedSuffix(key, c.text); ok && (!c.whole || isSeparators(rest)) {
 			return true
 		}
 	}
 	return false
+}
+
+// credential is an ending of credentialSuffixes, or a whole key of
+// credentialKeys.
+type credential struct {
+	text  string
+	whole bool
+}
+
+// credentialByLast holds the credentials by their last letter.
+var credentialByLast = func() (t [256][]credential) {
+	for _, s := range credentialSuffixes {
+		t[s[len(s)-1]] = append(t[s[len(s)-1]], credential{text: s})
+	}
+	for _, k := range credentialKeys {
+		t[k[len(k)-1]] = append(t[k[len(k)-1]], credential{text: k, whole: true})
+	}
+	return t
+}()
+
+// cutNormalizedSuffix reports whether key, normalised as normalizeKey
+// does, ends with suffix (lower case, without separators), and returns
+// what precedes it.
+func cutNormalizedSuffix(key, suffix string) (string, bool) {
+	i := len(key)
+	for j := len(suffix) - 1; j >= 0; j-- {
+		for i > 0 && isKeySeparator(key[i-1]) {
+			i--
+		}
+		if i == 0 {
+			return "", false
+		}
+		c := key[i-1]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != suffix[j] {
+			return "", false
+		}
+		i--
+	}
+	return key[:i], true
+}
+
+func isKeySeparator(c byte) bool { return c == ' ' || c == '_' || c == '-' || c == '.' || c == '\t' }
+
+func isSeparators(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isKeySeparator(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizeKey(k string) string {

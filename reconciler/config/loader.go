@@ -194,15 +194,19 @@ var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 // with one worker per CPU for the rest.
 //
 // The files of a repository share one budget of values (lim.MaxValues),
-// spent in path order, so that which files are read does not depend on
-// which worker was faster: each file is measured before it is decoded,
-// waits until the files before it have been measured, and is decoded only
-// if the budget allows. A file the budget does not allow (and every file
-// after it) is not read and says why.
+// spent in path order, so that which files are read never depends on which
+// worker was faster. Each file is measured before it is decoded, and a
+// worker decodes it only while the files measured so far (in any order)
+// stay within the budget, which bounds what a load decodes to twice the
+// budget at most (the second half: files decoded first whose values the
+// path order then discards, and the files it keeps that were skipped). When
+// the repository is over budget, applyBudget decides in path order which
+// files count as read, and a file that decision keeps but a worker skipped
+// is decoded then.
 func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*parsedFile, error) {
 	out := make(map[string]*parsedFile, len(files))
 	var todo []File
-	var config []File // every config file, in path order
+	var cached int64
 	l.mu.Lock()
 	if l.cache == nil {
 		l.cache = map[fileKey]*parsedFile{}
@@ -212,65 +216,62 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 		if env == "" || role == roleIgnored {
 			continue
 		}
-		config = append(config, f)
 		if pf, ok := l.cache[cacheKey(f)]; ok {
 			out[f.Path] = pf
+			cached = add(cached, pf.values)
 			continue
 		}
 		todo = append(todo, f)
 	}
 	l.mu.Unlock()
+	total := cached
 	if len(todo) > 0 {
-		results, err := l.parseNew(src, config, todo, out, lim)
+		results, err := l.parseNew(src, todo, cached, lim)
 		if err != nil {
 			return nil, err
 		}
-		l.mu.Lock()
-		if len(l.cache)+len(todo) > maxCacheEntries {
-			l.cache = map[fileKey]*parsedFile{}
-		}
 		for i, f := range todo {
 			out[f.Path] = results[i]
-			if !results[i].overBudget {
-				l.cache[cacheKey(f)] = results[i]
-			}
+			total = add(total, results[i].values)
 		}
-		l.mu.Unlock()
+		l.cacheFiles(todo, results)
 	}
-	applyBudget(config, out, lim)
+	if total <= int64(lim.MaxValues) {
+		return out, nil
+	}
+	for _, f := range applyBudget(files, out, lim) {
+		pf, err := readFile(src, f, lim, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[f.Path] = pf
+		l.cacheFiles([]File{f}, []*parsedFile{pf})
+	}
 	return out, nil
 }
 
-// parseNew parses the files of todo (a subsequence of config, whose other
-// files are in cached), on one worker per CPU, admitting each file to the
-// budget in path order.
-func (l *Loader) parseNew(src Source, config, todo []File, cached map[string]*parsedFile, lim Limits) ([]*parsedFile, error) {
-	// before[i] is what the cached files before todo[i] expand to.
-	before := make([]int64, len(todo))
-	var sum int64
-	for i, j := 0, 0; i < len(config) && j < len(todo); i++ {
-		if config[i].Path == todo[j].Path {
-			before[j] = sum
-			j++
-			continue
+// cacheFiles remembers what files hold, except files that were not read
+// for the budget (what they hold depends on the other files).
+func (l *Loader) cacheFiles(files []File, pfs []*parsedFile) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.cache)+len(files) > maxCacheEntries {
+		l.cache = map[fileKey]*parsedFile{}
+	}
+	for i, f := range files {
+		if !pfs[i].overBudget {
+			l.cache[cacheKey(f)] = pfs[i]
 		}
-		sum = add(sum, cached[config[i].Path].values)
 	}
-	// turn[i] is closed once the files before todo[i] are measured.
-	turn := make([]chan struct{}, len(todo)+1)
-	for i := range turn {
-		turn[i] = make(chan struct{})
-	}
-	close(turn[0])
-	var spent int64 // by the new files before the one whose turn it is
-	admit := func(i int, values int64) bool {
-		<-turn[i]
-		spent = add(spent, values)
-		ok := add(before[i], spent) <= int64(lim.MaxValues)
-		close(turn[i+1])
-		return ok
-	}
+}
 
+// parseNew parses the files of todo on one worker per CPU. A file is
+// decoded only while what the files measured so far expand to, with spent
+// (the cached files), stays within the budget.
+func (l *Loader) parseNew(src Source, todo []File, spent int64, lim Limits) ([]*parsedFile, error) {
+	var measured atomic.Int64
+	measured.Store(spent)
+	admit := func(values int64) bool { return measured.Add(values) <= int64(lim.MaxValues) }
 	results := make([]*parsedFile, len(todo))
 	errs := make([]error, len(todo))
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
@@ -281,14 +282,7 @@ func (l *Loader) parseNew(src Source, config, todo []File, cached map[string]*pa
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				admitted := false
-				results[i], errs[i] = readFile(src, todo[i], lim, func(v int64) bool {
-					admitted = true
-					return admit(i, v)
-				})
-				if !admitted {
-					admit(i, results[i].values) // a file that was not measured still takes its turn
-				}
+				results[i], errs[i] = readFile(src, todo[i], lim, admit)
 			}
 		}()
 	}
@@ -322,21 +316,26 @@ func readFile(src Source, f File, lim Limits, admit func(int64) bool) (*parsedFi
 }
 
 // applyBudget spends the repository's budget of values over the config
-// files in path order, as the parse did, and replaces what each file over
-// it holds with an error saying why it was not read: the first such file
-// names the budget and the files that spent most of it. A cached file
-// may be over the budget of this repository although it was read in
-// another.
-func applyBudget(config []File, parsed map[string]*parsedFile, lim Limits) {
+// files of files (those in parsed) in path order and replaces what each
+// file over it holds with an error saying why it was not read: the first
+// such file names the budget and the files that spent most of it. A cached
+// file may be over the budget of this repository although it was read in
+// another. It returns the files within the budget that a worker did not
+// decode, which must be read now.
+func applyBudget(files []File, parsed map[string]*parsedFile, lim Limits) []File {
 	var sum int64
 	var first string
-	for i, f := range config {
+	var unread []File
+	for i, f := range files {
 		pf := parsed[f.Path]
 		if pf == nil {
 			continue
 		}
 		sum = add(sum, pf.values)
 		if sum <= int64(lim.MaxValues) {
+			if pf.overBudget {
+				unread = append(unread, f)
+			}
 			continue
 		}
 		over := &parsedFile{values: pf.values, overBudget: true}
@@ -344,13 +343,14 @@ func applyBudget(config []File, parsed map[string]*parsedFile, lim Limits) {
 			first = f.Path
 			over.diags = []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "too-many-values",
 				"not read: the config files up to this one expand to more than %d values together (%s): remove YAML aliases that repeat large parts, split the repository, or raise --max-values",
-				lim.MaxValues, largestFiles(config[:i+1], parsed))}
+				lim.MaxValues, largestFiles(files[:i+1], parsed))}
 		} else {
 			over.diags = []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "too-many-values",
 				"not read: the repository's budget of %d values was spent before this file (see %s)", lim.MaxValues, first)}
 		}
 		parsed[f.Path] = over
 	}
+	return unread
 }
 
 // largestFiles names the three files of files that expand to the most

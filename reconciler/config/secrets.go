@@ -107,54 +107,91 @@ func SecretUses(o *Object) []SecretUse {
 // secret fields is an error (it would never be filled, and filling it would
 // publish a secret); a credential written inline, in a connection string or
 // as the value of a credential key anywhere (password: hunter2), is an
-// error that never repeats the value.
+// error that never repeats the value. It runs on every object of every
+// load, so it builds a field's path only for a finding.
 func checkSecrets(o *Object, what string) []Diagnostic {
-	var ds []Diagnostic
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(t))
-			for k := range t {
-				keys = append(keys, k)
+	w := secretWalk{o: o, what: what}
+	w.walk(o.Value)
+	return w.ds
+}
+
+// pathSeg is one step of a path: a mapping key, or a list index when key
+// is "" and index >= 0.
+type pathSeg struct {
+	key   string
+	index int
+}
+
+type secretWalk struct {
+	o    *Object
+	what string
+	path []pathSeg
+	ds   []Diagnostic
+}
+
+func (w *secretWalk) pathString() string {
+	var b strings.Builder
+	for _, s := range w.path {
+		if s.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+// atSecretField reports whether the walk is at a secret field of the
+// object (SecretFields are top-level fields).
+func (w *secretWalk) atSecretField() bool {
+	return len(w.path) == 1 && w.path[0].index < 0 && IsSecretField(w.o.Kind, w.path[0].key)
+}
+
+func (w *secretWalk) walk(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			w.path = append(w.path, pathSeg{key: k, index: -1})
+			if s, ok := e.(string); ok && IsCredentialKey(k) && strings.TrimSpace(s) != "" && !strings.Contains(s, "${") && !w.atSecretField() {
+				p := w.pathString()
+				w.ds = append(w.ds, errorAt(w.o.PosOf(p), "inline-secret",
+					"%s: %s holds a credential inline; secrets must never be in Git, and honua-gitops fills secret references only in %s: remove it and give the server the secret another way",
+					w.what, p, secretFieldList()))
+			} else {
+				w.walk(e)
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				p := joinPath(path, k)
-				if s, ok := t[k].(string); ok && IsCredentialKey(k) && strings.TrimSpace(s) != "" && !strings.Contains(s, "${") && !IsSecretField(o.Kind, p) {
-					ds = append(ds, errorAt(o.PosOf(p), "inline-secret",
-						"%s: %s holds a credential inline; secrets must never be in Git, and honua-gitops fills secret references only in %s: remove it and give the server the secret another way",
-						what, p, secretFieldList()))
-					continue
-				}
-				walk(p, t[k])
+			w.path = w.path[:len(w.path)-1]
+		}
+	case []any:
+		for i, e := range t {
+			w.path = append(w.path, pathSeg{index: i})
+			w.walk(e)
+			w.path = w.path[:len(w.path)-1]
+		}
+	case string:
+		if w.atSecretField() {
+			p := w.pathString()
+			for _, key := range inlineSecrets(t) {
+				w.ds = append(w.ds, errorAt(w.o.PosOf(p), "inline-secret",
+					"%s: %s carries the %s inline; secrets must never be in Git: replace the value with a reference such as ${%s} and give the runner that secret",
+					w.what, p, key, suggestSecretName(w.o.ID, key)))
 			}
-		case []any:
-			for i, e := range t {
-				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			if m := anyRefRe.FindString(t); m != "" && !secretRefRe.MatchString(m) {
+				w.ds = append(w.ds, errorAt(w.o.PosOf(p), "secret-reference",
+					"%s: %s has a reference that is not ${NAME}: a name is letters, digits and _, not starting with a digit", w.what, p))
 			}
-		case string:
-			if IsSecretField(o.Kind, path) {
-				for _, key := range inlineSecrets(t) {
-					ds = append(ds, errorAt(o.PosOf(path), "inline-secret",
-						"%s: %s carries the %s inline; secrets must never be in Git: replace the value with a reference such as ${%s} and give the runner that secret",
-						what, path, key, suggestSecretName(o.ID, key)))
-				}
-				if m := anyRefRe.FindString(t); m != "" && !secretRefRe.MatchString(m) {
-					ds = append(ds, errorAt(o.PosOf(path), "secret-reference",
-						"%s: %s has a reference that is not ${NAME}: a name is letters, digits and _, not starting with a digit", what, path))
-				}
-				return
-			}
-			if strings.Contains(t, "${") && anyRefRe.MatchString(t) {
-				ds = append(ds, errorAt(o.PosOf(path), "secret-reference",
-					"%s: %s holds a ${...} reference, but references are filled only in %s, where secrets belong (elsewhere a change could publish a secret): write the value itself",
-					what, path, secretFieldList()))
-			}
+			return
+		}
+		if strings.Contains(t, "${") && anyRefRe.MatchString(t) {
+			p := w.pathString()
+			w.ds = append(w.ds, errorAt(w.o.PosOf(p), "secret-reference",
+				"%s: %s holds a ${...} reference, but references are filled only in %s, where secrets belong (elsewhere a change could publish a secret): write the value itself",
+				w.what, p, secretFieldList()))
 		}
 	}
-	walk("", o.Value)
-	return ds
 }
 
 // checkExtraSecrets applies the same rules to a top-level key that holds no
