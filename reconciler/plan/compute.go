@@ -467,6 +467,9 @@ func (s *side) appendServiceLayers(out []string, svc *config.Object) []string {
 // the host of a connection string is one use removed and one added.
 func secretRefChanges(base, head []config.SecretUse) []SecretRef {
 	out := []SecretRef{}
+	if len(base) == 0 && len(head) == 0 {
+		return out
+	}
 	count := map[config.SecretUse]int{}
 	for _, u := range base {
 		count[u]--
