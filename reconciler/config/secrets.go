@@ -185,6 +185,12 @@ func (w *secretWalk) walk(v any) {
 			}
 			return
 		}
+		if strings.Contains(t, "://") && strings.Contains(t, "@") && urlHasPassword(t) {
+			p := w.pathString()
+			w.ds = append(w.ds, errorAt(w.o.PosOf(p), "inline-secret",
+				"%s: %s is a URL with a password; secrets must never be in Git, and honua-gitops fills secret references only in %s: remove the password from the URL",
+				w.what, p, secretFieldList()))
+		}
 		if strings.Contains(t, "${") && anyRefRe.MatchString(t) {
 			p := w.pathString()
 			w.ds = append(w.ds, errorAt(w.o.PosOf(p), "secret-reference",
@@ -220,4 +226,19 @@ func suggestSecretName(id, key string) string {
 		key = strings.TrimSuffix(strings.TrimSuffix(key, "pwd"), "passwd") + "password"
 	}
 	return strings.Trim(name, "_") + "_" + strings.ToUpper(nonAlnumRe.ReplaceAllString(key, "_"))
+}
+
+// urlHasPassword reports whether s is a URL whose user information holds a
+// password (https://user:password@host), which masking hides.
+func urlHasPassword(s string) bool {
+	start, ok := urlStart(s)
+	if !ok {
+		return false
+	}
+	for _, p := range urlParts(s, start) {
+		if p.key == "password" && strings.TrimSpace(s[p.start:p.end]) != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -130,3 +130,21 @@ func TestSecretUses(t *testing.T) {
 		t.Errorf("URL uses: %+v", got)
 	}
 }
+
+// TestURLPasswordAnywhere: a URL with a password is a credential in Git
+// wherever it is (a link, a raster's source); the plan masks it, and
+// validation refuses it.
+func TestURLPasswordAnywhere(t *testing.T) {
+	files := minimal()
+	files["environments/common/layers/streets.yaml"] += "links:\n  - href: https://gis:hunter2@maps.example/streets\n"
+	st := loadTree(t, files)
+	d, ok := findDiagnostic(st, "links[0].href is a URL with a password")
+	if !ok || strings.Contains(d, "hunter2") {
+		t.Fatalf("URL with a password: %q\n%s", d, strings.Join(allDiagnostics(st), "\n"))
+	}
+	files = minimal()
+	files["environments/common/layers/streets.yaml"] += "links:\n  - href: https://gis@maps.example/streets\n"
+	if d := allDiagnostics(loadTree(t, files)); len(d) > 0 {
+		t.Errorf("a URL with a user and no password: %v", d)
+	}
+}

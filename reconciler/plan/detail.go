@@ -312,6 +312,11 @@ func simpleKey(k string) bool {
 }
 
 func selectorValue(v string) string {
+	// A selector names an element by its value, which may hold a
+	// credential (links[href=https://u:pw@host]): masked as values are.
+	if strings.ContainsAny(v, "=@") {
+		v = config.RedactConnectionString(v)
+	}
 	if v == "" || strings.ContainsAny(v, "[]\"=, \t\r\n") || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return strconv.Quote(v)
 	}

@@ -126,3 +126,20 @@ func TestSecretReferenceChanges(t *testing.T) {
 		t.Errorf("removed data source: summary %+v", s)
 	}
 }
+
+// TestSelectorsMasked: a detail path names a list element by its value,
+// which may hold a credential.
+func TestSelectorsMasked(t *testing.T) {
+	link := func(href string) func(v map[string]any) {
+		return func(v map[string]any) { v["links"] = []any{map[string]any{"href": href, "title": "t"}} }
+	}
+	base := mutated(baseObjects(), parcels, link("https://gis:OLDpw@maps.example/p"))
+	head := mutated(baseObjects(), parcels, func(v map[string]any) {
+		link("https://gis:OLDpw@maps.example/p")(v)
+		v["links"].([]any)[0].(map[string]any)["title"] = "new"
+	})
+	out := renderAll(t, Compute(newState(newEnv("production", base...)), newState(newEnv("production", head...)), nil))
+	if strings.Contains(out, "OLDpw") || !strings.Contains(out, "links[href=https://gis:***@maps.example/p].title") {
+		t.Errorf("selector not masked:\n%s", out)
+	}
+}
