@@ -91,7 +91,7 @@ func Load(src config.Source) (*Bundle, error) {
 // every environment, naming the problem (fail closed). Problems elsewhere in
 // the tree are the plan's to report.
 func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
-	lim = limitsOrDefault(lim)
+	lim = lim.OrDefault()
 	files, err := src.List()
 	var problems []config.Diagnostic
 	if err != nil {
@@ -186,24 +186,6 @@ func policyProblem(src config.Source, d config.Diagnostic) (config.Diagnostic, b
 func tooLarge(p string, lim config.Limits) config.Diagnostic {
 	return config.Diagnostic{Severity: config.SeverityError, File: p, Line: 1, Column: 1, Rule: "file-too-large",
 		Message: fmt.Sprintf("the file is over the limit of %d bytes: shorten it (split custom policies into several modules)", lim.MaxFileSize)}
-}
-
-// limitsOrDefault fills zero fields from config.DefaultLimits.
-func limitsOrDefault(lim config.Limits) config.Limits {
-	d := config.DefaultLimits
-	if lim.MaxFileSize <= 0 {
-		lim.MaxFileSize = d.MaxFileSize
-	}
-	if lim.MaxFiles <= 0 {
-		lim.MaxFiles = d.MaxFiles
-	}
-	if lim.MaxDepth <= 0 {
-		lim.MaxDepth = d.MaxDepth
-	}
-	if lim.MaxNodes <= 0 {
-		lim.MaxNodes = d.MaxNodes
-	}
-	return lim
 }
 
 // NewBundle builds a bundle from the content of deployment-policy.yaml (nil

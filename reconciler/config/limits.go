@@ -27,6 +27,9 @@ var DefaultLimits = Limits{
 	MaxValues:   5_000_000,
 }
 
+// OrDefault returns l with its zero fields filled from DefaultLimits.
+func (l Limits) OrDefault() Limits { return l.orDefault() }
+
 // orDefault fills zero fields from DefaultLimits.
 func (l Limits) orDefault() Limits {
 	if l.MaxFileSize <= 0 {
