@@ -52,9 +52,6 @@ func foldRune(r rune) rune {
 	return r // ſ and ı upper-case to ASCII letters; .NET keeps them apart
 }
 
-// SameID reports whether two ids are the same id to the server.
-func SameID(a, b string) bool { return FoldID(a) == FoldID(b) }
-
 // badIDRune returns the first control or invisible formatting character of
 // s (Unicode categories Cc and Cf: newlines, escape codes, bidirectional
 // overrides, zero-width characters), which an id must not hold: ids are

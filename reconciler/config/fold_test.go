@@ -23,12 +23,12 @@ func TestFoldIDIsOrdinalIgnoreCase(t *testing.T) {
 		{"straße", "STRASSE"},     // no full case mapping
 	}
 	for _, p := range same {
-		if !SameID(p[0], p[1]) {
+		if FoldID(p[0]) != FoldID(p[1]) {
 			t.Errorf("%q and %q must be one id", p[0], p[1])
 		}
 	}
 	for _, p := range different {
-		if SameID(p[0], p[1]) {
+		if FoldID(p[0]) == FoldID(p[1]) {
 			t.Errorf("%q and %q must be two ids", p[0], p[1])
 		}
 	}

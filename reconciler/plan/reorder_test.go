@@ -8,11 +8,6 @@ import (
 	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
-// withObject returns objs with o added, or replacing the object of its key.
-func withObject(objs []*config.Object, o *config.Object) []*config.Object {
-	return append(without(objs, o.Key()), o)
-}
-
 func reversed(list []any) []any {
 	out := slices.Clone(list)
 	slices.Reverse(out)
@@ -152,8 +147,6 @@ func TestUnorderedListsReordered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.details != nil {
-			}
 			base := baseObjects()
 			if tt.prep != nil {
 				base = mutated(base, tt.key, tt.prep)
