@@ -41,7 +41,7 @@ func (e EnvPolicy) data() map[string]any {
 	for i, b := range e.Safety.BlackoutPeriods {
 		blackouts[i] = map[string]any{
 			"name": b.Name, "startDate": b.StartDate, "endDate": b.EndDate,
-			"reason": b.Reason, "allowEmergency": b.AllowEmergency,
+			"reason": b.Reason, "allowEmergency": b.AllowEmergency, "strict": b.Strict,
 		}
 	}
 	rules := make([]any, len(e.ApprovalRules))

@@ -127,6 +127,10 @@ type Blackout struct {
 	Name, StartDate, EndDate, Reason string
 	// AllowEmergency lets the emergency label through this blackout.
 	AllowEmergency bool
+	// Strict keeps rollbacks out too: a blackout is otherwise crossed by a
+	// rollback to the last good configuration, which undoes a change rather
+	// than making one.
+	Strict bool
 }
 
 // rawEnv is one environment as written; nil means not set, so that
@@ -690,8 +694,12 @@ func (p *fileParser) blackout(n *yaml.Node) (Blackout, bool) {
 			if v := p.boolean(v); v != nil {
 				b.AllowEmergency = *v
 			}
+		case "strict":
+			if v := p.boolean(v); v != nil {
+				b.Strict = *v
+			}
 		default:
-			p.unknown(k, key, "name, startDate, endDate, reason, allowEmergency")
+			p.unknown(k, key, "name, startDate, endDate, reason, allowEmergency, strict")
 		}
 	})
 	if b.StartDate == "" || b.EndDate == "" {

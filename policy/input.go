@@ -37,6 +37,11 @@ type Input struct {
 	Protection *Protection `json:"protection"`
 	// Deployments are the last successful deployment of each environment.
 	Deployments map[string]Deployment `json:"deployments"`
+	// Rollback is true when the deployment puts an earlier, successfully
+	// deployed configuration back (/rollback): the built-in rules let it
+	// through closed windows, blackouts that are not strict and promotion,
+	// and one eligible approval (the requester's) suffices.
+	Rollback bool `json:"rollback"`
 }
 
 // PlanInput is the part of plan.Environment a policy sees.
@@ -44,6 +49,9 @@ type PlanInput struct {
 	Summary plan.Summary        `json:"summary"`
 	Changes []plan.Change       `json:"changes"`
 	Errors  []config.Diagnostic `json:"errors"`
+	// Digest identifies the environment's plan (plan.Environment.Digest):
+	// approvals bind to it. Empty when the caller did not compute it.
+	Digest string `json:"digest"`
 	// Index is ignored: input.plan.index is always derived from Changes.
 	// It is here so that an input document that carries one (the input as
 	// policy eval --query input prints it) still decodes.
@@ -72,6 +80,14 @@ type Approval struct {
 	Teams       []string  `json:"teams"`
 	Commit      string    `json:"commit"`
 	SubmittedAt time.Time `json:"submitted_at"`
+	// PlanDigest is the environment's plan digest the approver saw. When
+	// set, the approval binds to it instead of to Commit: a push that leaves
+	// the environment's plan unchanged keeps the approval, and any push that
+	// changes it drops it.
+	PlanDigest string `json:"plan_digest,omitempty"`
+	// Via is where it was given: "review", "button", "comment" or
+	// "rollback" (informational).
+	Via string `json:"via,omitempty"`
 }
 
 // Protection is a GitHub environment's protection rules.
@@ -153,6 +169,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 		)),
 		ast.Item(key("changes"), ast.ArrayTerm(changes...)),
 		ast.Item(key("errors"), diags(in.Plan.Errors)),
+		ast.Item(key("digest"), str(in.Plan.Digest)),
 		ast.Item(key("index"), ix.term()),
 	)
 	prT := ast.ObjectTerm(
@@ -166,12 +183,19 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 	)
 	approvals := make([]*ast.Term, len(in.Approvals))
 	for i, a := range in.Approvals {
-		approvals[i] = ast.ObjectTerm(
+		items := [][2]*ast.Term{
 			ast.Item(key("login"), str(a.Login)),
 			ast.Item(key("teams"), strs(a.Teams)),
 			ast.Item(key("commit"), str(a.Commit)),
 			ast.Item(key("submitted_at"), tm(a.SubmittedAt)),
-		)
+		}
+		if a.PlanDigest != "" {
+			items = append(items, ast.Item(key("plan_digest"), str(a.PlanDigest)))
+		}
+		if a.Via != "" {
+			items = append(items, ast.Item(key("via"), str(a.Via)))
+		}
+		approvals[i] = ast.ObjectTerm(items...)
 	}
 	protT := ast.NullTerm()
 	if p := in.Protection; p != nil {
@@ -208,6 +232,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 		ast.Item(key("approvals"), ast.ArrayTerm(approvals...)),
 		ast.Item(key("protection"), protT),
 		ast.Item(key("deployments"), ast.ObjectTerm(deps...)),
+		ast.Item(key("rollback"), ast.BooleanTerm(in.Rollback)),
 	), nil
 }
 
@@ -223,7 +248,7 @@ var keys = func() map[string]*ast.Term {
 		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
 		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
 		"wait_timer", "type", "slug", "succeeded_at", "index", "kinds", "actions",
-		"secretRefs", "name", "part", "gitops_errors",
+		"secretRefs", "name", "part", "gitops_errors", "digest", "plan_digest", "via", "rollback",
 	} {
 		m[k] = ast.StringTerm(k)
 	}

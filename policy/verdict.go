@@ -39,6 +39,85 @@ type Finding struct {
 	Message string `json:"message"`
 	// Package is the Rego package of the rule ("honua.custom.layers").
 	Package string `json:"package,omitempty"`
+	// Gate is set on a deny that is a gate of time, not a judgement of the
+	// change: "window" (outside the deployment windows), "blackout" or
+	// "promotion" (not yet deployed, or not soaked long enough, where it
+	// must be promoted from). Such a deny holds a deployment back until it
+	// passes; it does not fail a pull request. Only the built-in rules set
+	// it.
+	Gate Gate `json:"gate,omitempty"`
+	// Until is when a gate of time is expected to open, when that is known
+	// (the next window, the end of a soak); nil otherwise.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// Gate names a gate of time (see Finding.Gate).
+type Gate string
+
+// The gates of time.
+const (
+	GateWindow    Gate = "window"
+	GateBlackout  Gate = "blackout"
+	GatePromotion Gate = "promotion"
+)
+
+// gateOf gives the gate of a deny of the built-in package pkg.
+func gateOf(pkg string) Gate {
+	switch pkg {
+	case "honua.builtin.windows":
+		return GateWindow
+	case "honua.builtin.blackout":
+		return GateBlackout
+	case "honua.builtin.promotion":
+		return GatePromotion
+	}
+	return ""
+}
+
+// ChangeDenies are the denies about the change itself: every deny but the
+// gates of time. They are what fails a pull request's policy check.
+func (v *Verdict) ChangeDenies() []Finding {
+	var out []Finding
+	for _, d := range v.Deny {
+		if d.Gate == "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Gates are the denies that are gates of time (see Finding.Gate).
+func (v *Verdict) Gates() []Finding {
+	var out []Finding
+	for _, d := range v.Deny {
+		if d.Gate != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Gated reports whether gates of time hold the deployment back (and nothing
+// else denies it).
+func (v *Verdict) Gated() bool {
+	return !v.Allow && len(v.Deny) > 0 && len(v.ChangeDenies()) == 0
+}
+
+// OpensAt is when every gate of time is expected to be open: the latest
+// Until of the gates. It is nil when there is no gate, or when a gate's
+// opening is not known (a commit never deployed where it must be promoted
+// from waits for that deployment, not for a time).
+func (v *Verdict) OpensAt() *time.Time {
+	var at *time.Time
+	for _, d := range v.Gates() {
+		if d.Until == nil {
+			return nil
+		}
+		if at == nil || d.Until.After(*at) {
+			at = d.Until
+		}
+	}
+	return at
 }
 
 // ApprovalStatus is the approval a deployment needs and has.
@@ -163,6 +242,15 @@ func (v *Verdict) fill(out map[string]any, env EnvPolicy, in *Input) error {
 			}
 		}
 	}
+	for i := range v.Deny {
+		d := &v.Deny[i]
+		switch d.Gate {
+		case GateWindow, GateBlackout:
+			d.Until = v.NextWindow
+		case GatePromotion:
+			d.Until = promotionReady(env, in)
+		}
+	}
 
 	// Group requirements by who may approve.
 	eligible := eligibleApprovers(env, in)
@@ -186,6 +274,10 @@ func (v *Verdict) fill(out map[string]any, env EnvPolicy, in *Input) error {
 		min := a.min
 		if min < 1 {
 			min = max(env.MinApprovals, 1)
+		}
+		if in.Rollback {
+			// A rollback by an eligible reviewer needs no second approval.
+			min = 1
 		}
 		key := lowerASCII(strings.Join(from, ","))
 		i, ok := index[key]
@@ -251,7 +343,7 @@ func defaultRule(pkg string) string {
 }
 
 func finding(pkg string, item any) Finding {
-	f := Finding{Rule: defaultRule(pkg), Package: pkg}
+	f := Finding{Rule: defaultRule(pkg), Package: pkg, Gate: gateOf(pkg)}
 	switch x := item.(type) {
 	case string:
 		f.Message = x
@@ -345,9 +437,15 @@ func validApprovals(env EnvPolicy, in *Input) []Approval {
 		switch {
 		case a.Login == "":
 			continue
-		case in.sha() != "" && a.Commit != in.sha() && a.Commit != in.PR.HeadSHA:
+		case a.PlanDigest != "" && a.PlanDigest != in.Plan.Digest:
+			// Bound to what was approved, the environment's plan: a push
+			// that changed it dropped the approval.
 			continue
-		case selfBlocked && equalLogin(a.Login, in.PR.Author):
+		case a.PlanDigest == "" && in.sha() != "" && a.Commit != in.sha() && a.Commit != in.PR.HeadSHA:
+			continue
+		case selfBlocked && equalLogin(a.Login, in.PR.Author) && !in.Rollback:
+			// A rollback restores what was approved before: its requester
+			// is not approving their own change.
 			continue
 		case env.ApprovalExpiry > 0 && in.Now.Sub(a.SubmittedAt) > env.ApprovalExpiry:
 			continue
@@ -429,4 +527,20 @@ func lowerByte(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// promotionReady is when the commit to deploy will have soaked long enough
+// where it must be promoted from, when it already runs there; nil when it
+// does not (it waits for a deployment, not for a time).
+func promotionReady(env EnvPolicy, in *Input) *time.Time {
+	p := env.Promotion
+	if p == nil {
+		return nil
+	}
+	d, ok := in.Deployments[p.After]
+	if !ok || d.SHA == "" || d.SHA != in.sha() {
+		return nil
+	}
+	t := d.SucceededAt.Add(p.Soak)
+	return &t
 }

@@ -36,6 +36,10 @@ emergency if {
 	env.emergencyLabel in labels
 }
 
+# rollback is true when the deployment puts back an earlier configuration that
+# succeeded (/rollback).
+rollback if input.rollback == true
+
 # describe names up to five changes ("layer parcels, datasource kailua-postgis
 # and 3 more").
 describe(changes) := text if {

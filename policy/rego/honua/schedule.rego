@@ -130,11 +130,20 @@ blackout_end(b) := local_ns(add_days(b.endDate, 1), 0)
 blocked if {
 	not in_window
 	not lib.emergency
+	not lib.rollback
 }
 
 blocked if {
 	some b in active_blackouts
 	not emergency_crosses(b)
+	not rollback_crosses(b)
+}
+
+# rollback_crosses is true when a rollback may go through blackout b: any
+# blackout but a strict one.
+rollback_crosses(b) if {
+	lib.rollback
+	not b.strict
 }
 
 # emergency_crosses is true when the emergency label lets a deployment through

@@ -1,6 +1,7 @@
 # Package honua.builtin.promotion denies a deployment whose commit has not yet
 # succeeded in the environment it must be promoted from, or has not soaked
-# there long enough (promotion: {after, soak}).
+# there long enough (promotion: {after, soak}). A rollback puts back a commit
+# that already ran here, and is not promoted.
 package honua.builtin.promotion
 
 import data.honua.lib
@@ -11,6 +12,7 @@ deny contains {"rule": "promotion", "message": msg} if {
 	lib.has_changes
 	p := lib.env.promotion
 	p != null
+	not lib.rollback
 	msg := problem(p)
 }
 
