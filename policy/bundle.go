@@ -16,6 +16,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -74,8 +75,8 @@ type Module struct {
 // Load reads the policy of a config repository: .gitops/deployment-policy.yaml
 // and .gitops/policies/*.rego (files ending _test.rego are tests, not
 // policy), within config.DefaultLimits. See LoadWithLimits.
-func Load(src config.Source) (*Bundle, error) {
-	return LoadWithLimits(src, config.DefaultLimits)
+func Load(ctx context.Context, src config.Source) (*Bundle, error) {
+	return LoadWithLimits(ctx, src, config.DefaultLimits)
 }
 
 // LoadWithLimits is Load within lim (zero fields take config.DefaultLimits):
@@ -90,9 +91,11 @@ func Load(src config.Source) (*Bundle, error) {
 // somewhere, and the policy may be incomplete). The policy then denies
 // every environment, naming the problem (fail closed). Problems elsewhere in
 // the tree are the plan's to report.
-func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
+//
+// A cancelled ctx is an error, never a bundle.
+func LoadWithLimits(ctx context.Context, src config.Source, lim config.Limits) (*Bundle, error) {
 	lim = lim.OrDefault()
-	files, err := src.List()
+	files, err := src.List(ctx)
 	var problems []config.Diagnostic
 	if err != nil {
 		var te *config.TreeError
@@ -116,7 +119,7 @@ func LoadWithLimits(src config.Source, lim config.Limits) (*Bundle, error) {
 			problems = append(problems, tooLarge(f.Path, lim))
 			continue
 		}
-		data, err := src.Read(f.Path)
+		data, err := src.Read(ctx, f.Path)
 		switch {
 		case errors.Is(err, config.ErrFileTooLarge):
 			problems = append(problems, tooLarge(f.Path, lim))

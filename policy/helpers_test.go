@@ -23,7 +23,7 @@ func mapSource(files map[string]string) config.Source {
 
 func mustLoad(t testing.TB, files map[string]string) *Bundle {
 	t.Helper()
-	b, err := Load(mapSource(files))
+	b, err := Load(context.Background(), mapSource(files))
 	if err != nil {
 		t.Fatal(err)
 	}

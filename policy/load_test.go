@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,7 +22,7 @@ type fakeSource struct {
 
 func (s *fakeSource) Name() string { return "fake" }
 
-func (s *fakeSource) List() ([]config.File, error) {
+func (s *fakeSource) List(context.Context) ([]config.File, error) {
 	if s.listErr != nil {
 		return nil, s.listErr
 	}
@@ -35,7 +36,7 @@ func (s *fakeSource) List() ([]config.File, error) {
 	return out, nil
 }
 
-func (s *fakeSource) Read(p string) ([]byte, error) {
+func (s *fakeSource) Read(_ context.Context, p string) ([]byte, error) {
 	if err := s.readErr[p]; err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func TestLoadSourceProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := Load(&tt.src)
+			b, err := Load(context.Background(), &tt.src)
 			if tt.loadErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.loadErr) {
 					t.Fatalf("Load error = %v, want %q", err, tt.loadErr)

@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/honua-io/honua-gitops/checks"
+	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/plan"
 )
@@ -53,7 +55,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 				if baseSrc, err = src.open(base); err != nil {
 					return usageError("base: %w", err)
 				}
-				if baseState, err = loader.Load(baseSrc); err != nil {
+				if baseState, err = loader.Load(cmd.Context(), baseSrc); err != nil {
 					return usageError("base: %w", err)
 				}
 			}
@@ -61,7 +63,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			if err != nil {
 				return usageError("head: %w", err)
 			}
-			headState, err := loader.Load(headSrc)
+			headState, err := loader.Load(cmd.Context(), headSrc)
 			if err != nil {
 				return usageError("head: %w", err)
 			}
@@ -69,24 +71,19 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			if err != nil {
 				return usageError("%w", err)
 			}
-			denied := false
+			var report *policy.Report
 			if pol.Enabled {
-				if denied, err = planPolicy(cmd, p, baseSrc, headSrc, &pol); err != nil {
+				if report, err = planPolicy(cmd, p, baseSrc, headSrc, &pol); err != nil {
 					return err
 				}
 			}
-			if err := writePlan(cmd.OutOrStdout(), p, format); err != nil {
+			if err := writePlan(cmd.OutOrStdout(), p, report, format); err != nil {
 				return err
-			}
-			if pol.Enabled && format != "json" {
-				if err := writePolicySection(cmd.OutOrStdout(), p, format == "markdown"); err != nil {
-					return err
-				}
 			}
 			if p.HasErrors() {
 				return &exitError{code: exitInvalid}
 			}
-			if denied {
+			if report != nil && report.Denied() {
 				return &exitError{code: exitDenied}
 			}
 			return nil
@@ -102,14 +99,25 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 	return cmd
 }
 
-func writePlan(w io.Writer, p *plan.Plan, format string) error {
+// writePlan writes the plan, and the verdicts when the policy judged it
+// (report not nil).
+func writePlan(w io.Writer, p *plan.Plan, report *policy.Report, format string) error {
 	switch format {
 	case "json":
+		if report != nil {
+			return report.WriteJSON(w)
+		}
 		return p.WriteJSON(w)
 	case "markdown":
-		return p.WriteMarkdown(w)
+		if err := p.WriteMarkdown(w); err != nil {
+			return err
+		}
+		return checks.WriteVerdicts(w, report, checks.Markdown)
 	}
-	return p.WriteText(w, useColor(w))
+	if err := p.WriteText(w, useColor(w)); err != nil {
+		return err
+	}
+	return checks.WriteVerdicts(w, report, checks.Text)
 }
 
 // useColor reports whether w is a terminal that wants colour (NO_COLOR unset).

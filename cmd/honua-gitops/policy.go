@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -82,7 +79,7 @@ not compile, 2 on usage or I/O errors.`,
 func runPolicyTests(ctx context.Context, out io.Writer, dir string, builtins bool, opts policy.TestOptions) (bool, error) {
 	ok := true
 	if st, err := os.Stat(dir + "/.gitops"); err == nil && st.IsDir() {
-		b, err := policy.Load(config.NewDirSource(dir, config.DefaultLimits))
+		b, err := policy.Load(ctx, config.NewDirSource(dir, config.DefaultLimits))
 		if err != nil {
 			return false, err
 		}
@@ -188,7 +185,7 @@ usage or I/O errors.`,
 			if err := dec.Decode(&in); err != nil {
 				return usageError("%s is not a policy input document: %w", inputFile, err)
 			}
-			b, err := policy.Load(config.NewDirSource(dir, config.DefaultLimits))
+			b, err := policy.Load(cmd.Context(), config.NewDirSource(dir, config.DefaultLimits))
 			if err != nil {
 				return usageError("%w", err)
 			}
@@ -238,13 +235,10 @@ type planPolicyOptions struct {
 	Now time.Time
 	now string
 	// PR describes the pull request (--pr, --pr-author, --label, --base-sha,
-	// --head-sha); TouchesGitops is filled from Head when it is set.
+	// --head-sha); TouchesGitops is filled from head when it is set.
 	PR policy.PR
 	// SHA is the commit to deploy (--sha; default PR.HeadSHA).
 	SHA string
-	// Head is the PR's head source, used only to tell whether the PR
-	// changes .gitops/; the policy itself always comes from base.
-	Head config.Source
 	// Deployments are the last successful deployments (--deployed
 	// ENV=SHA@RFC3339), for promotion rules.
 	Deployments map[string]policy.Deployment
@@ -299,243 +293,12 @@ func (o *planPolicyOptions) resolve() error {
 	return nil
 }
 
-// attachVerdicts evaluates the policy of base for every environment of p
-// and sets each environment's Verdict (a policy.Verdict). The policy is
-// always read from base: a PR cannot loosen the rules it is judged by. A nil
-// base (no base given) evaluates the built-in rules with strict defaults.
-// denied is true when any environment is denied.
-func attachVerdicts(ctx context.Context, p *plan.Plan, base config.Source, opts planPolicyOptions) (denied bool, err error) {
-	if err := opts.resolve(); err != nil {
-		return false, err
+// planPolicy judges p with the policy of base (its only source); head
+// tells whether the PR changes .gitops/.
+func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions) (*policy.Report, error) {
+	if err := pol.resolve(); err != nil {
+		return nil, usageError("policy: %w", err)
 	}
-	var b *policy.Bundle
-	if base != nil {
-		if b, err = policy.LoadWithLimits(base, opts.Limits); err != nil {
-			return false, fmt.Errorf("loading the policy of base: %w", err)
-		}
-	} else {
-		b = policy.NewBundle(nil, nil)
-		b.Source = "built-in defaults"
-	}
-	pr := opts.PR
-	eng := policyEngine
-	if opts.Timeout > 0 && opts.Timeout != policy.DefaultTimeout {
-		eng = policy.NewEngine(policy.WithTimeout(opts.Timeout))
-	}
-	if opts.Head != nil && base != nil {
-		if pr.TouchesGitops, err = gitopsDiffers(base, opts.Head); err != nil {
-			return false, err
-		}
-		if pr.TouchesGitops {
-			if pr.GitopsErrors, err = headPolicyErrors(ctx, eng, opts.Head, opts.Limits); err != nil {
-				return false, err
-			}
-		}
-	}
-	for i := range p.Environments {
-		env := &p.Environments[i]
-		v, err := eng.Evaluate(ctx, b, policy.Input{
-			Environment: env.Name,
-			Now:         opts.Now,
-			SHA:         opts.SHA,
-			Plan:        policy.InputFromPlan(*env),
-			PR:          pr,
-			Deployments: opts.Deployments,
-		})
-		if err != nil {
-			// The run was cancelled: no verdict, rather than a deny that
-			// blames the policy.
-			return false, err
-		}
-		env.Verdict = v
-		denied = denied || !v.Allow
-	}
-	return denied, nil
-}
-
-// headPolicyErrors loads and compiles the policy the PR would leave behind
-// (head's .gitops/) and returns what keeps it from working. It never judges
-// anything: base's policy does, and denies the PR when these are not empty
-// (rule policy-invalid), so that a broken policy is caught before the merge
-// rather than after it, when nothing would deploy.
-func headPolicyErrors(ctx context.Context, eng *policy.Engine, head config.Source, lim config.Limits) ([]config.Diagnostic, error) {
-	b, err := policy.LoadWithLimits(head, lim)
-	if err != nil {
-		return nil, fmt.Errorf("loading the policy of head: %w", err)
-	}
-	return eng.Check(ctx, b)
-}
-
-// gitopsDiffers reports whether the .gitops/ files of two sources differ.
-// The sources' own problems are reported elsewhere (head's by the plan,
-// base's by the policy), so here they only decide the answer: a problem
-// under .gitops/ (a symlink, a file over the size limit), or one that may
-// hide files there (too many files), in either source counts as a change
-// to .gitops/, which then needs a policy owner's approval.
-func gitopsDiffers(base, head config.Source) (bool, error) {
-	hashes := func(s config.Source) (m map[string]string, unsure bool, err error) {
-		files, err := s.List()
-		if err != nil {
-			var te *config.TreeError
-			if !errors.As(err, &te) {
-				return nil, false, err
-			}
-			for _, d := range te.Problems {
-				unsure = unsure || policy.ConcernsPolicy(s, d)
-			}
-		}
-		m = map[string]string{}
-		for _, f := range files {
-			if !policy.UnderGitops(f.Path) {
-				continue
-			}
-			b, err := s.Read(f.Path)
-			switch {
-			case errors.Is(err, config.ErrFileTooLarge):
-				unsure = true
-				continue
-			case err != nil:
-				return nil, false, err
-			}
-			sum := sha256.Sum256(b)
-			m[f.Path] = string(sum[:])
-		}
-		return m, unsure, nil
-	}
-	a, unsureA, err := hashes(base)
-	if err != nil {
-		return false, err
-	}
-	b, unsureB, err := hashes(head)
-	if err != nil {
-		return false, err
-	}
-	if unsureA || unsureB || len(a) != len(b) {
-		return true, nil
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// writeVerdictText writes one environment's verdict for people, as text or
-// (markdown true) as GitHub markdown.
-func writeVerdictText(w io.Writer, v policy.Verdict, markdown bool) error {
-	var b strings.Builder
-	state := "allowed"
-	switch {
-	case !v.Allow:
-		state = "DENIED"
-	case v.Approval.Required && !v.Approval.Satisfied:
-		state = "allowed, needs approval"
-	}
-	// Everything but the marks comes from the policy, the config or the
-	// pull request: escaped for the terminal or for GitHub's markdown.
-	text, code := plan.VisibleText, plan.VisibleText
-	item := "    "
-	if markdown {
-		text, code = plan.MarkdownText, plan.MarkdownCode
-		fmt.Fprintf(&b, "#### %s: %s\n\n", code(v.Environment), state)
-		item = "- "
-	} else {
-		fmt.Fprintf(&b, "  %s: %s\n", text(v.Environment), state)
-	}
-	line := func(mark, format string, args ...any) {
-		if markdown {
-			fmt.Fprintf(&b, "- %s %s\n", mark, fmt.Sprintf(format, args...))
-		} else {
-			fmt.Fprintf(&b, "%s%s %s\n", item, mark, fmt.Sprintf(format, args...))
-		}
-	}
-	list := func(ss []string) string {
-		out := make([]string, len(ss))
-		for i, s := range ss {
-			out[i] = code(s)
-		}
-		return strings.Join(out, ", ")
-	}
-	for _, d := range v.Deny {
-		line("✗", "%s: %s", code(d.Rule), text(d.Message))
-	}
-	for _, d := range v.Warn {
-		line("!", "%s: %s", code(d.Rule), text(d.Message))
-	}
-	if a := v.Approval; a.Required {
-		status := "missing"
-		if a.Satisfied {
-			status = "given by " + list(a.ApprovedBy)
-		} else if len(a.ApprovedBy) > 0 {
-			status = "so far " + list(a.ApprovedBy)
-		}
-		for _, r := range a.Requirements {
-			rf := "anyone with write access"
-			if len(r.From) > 0 {
-				rf = list(r.From)
-			}
-			mark := "○"
-			if r.Satisfied {
-				mark = "✓"
-			}
-			line(mark, "approval: %d of %s (%s)", r.Min, rf, text(strings.Join(r.Reasons, "; ")))
-		}
-		line("·", "approvals: %s", status)
-	}
-	if v.NextWindow != nil {
-		line("⏱", "next deployment window: %s", v.NextWindow.UTC().Format(time.RFC3339))
-	}
-	for _, e := range v.Errors {
-		line("✗", "policy error: %s", text(e.String()))
-	}
-	for _, p := range v.Prints {
-		line("·", "print: %s", text(p))
-	}
-	if markdown {
-		b.WriteString("\n")
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// writePolicySection writes the verdicts of every environment of p after
-// the plan, for the text and markdown formats (JSON carries them in the
-// plan itself).
-func writePolicySection(w io.Writer, p *plan.Plan, markdown bool) error {
-	var verdicts []policy.Verdict
-	for _, e := range p.Environments {
-		if v, ok := e.Verdict.(policy.Verdict); ok {
-			verdicts = append(verdicts, v)
-		}
-	}
-	if len(verdicts) == 0 {
-		return nil
-	}
-	sort.SliceStable(verdicts, func(i, j int) bool { return verdicts[i].Environment < verdicts[j].Environment })
-	if markdown {
-		fmt.Fprintf(w, "\n### Policy\n\n<sub>policy %s</sub>\n\n", short(verdicts[0].PolicyDigest))
-	} else {
-		fmt.Fprintf(w, "\nPolicy (%s)\n", short(verdicts[0].PolicyDigest))
-	}
-	for _, v := range verdicts {
-		if err := writeVerdictText(w, v, markdown); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func short(digest string) string {
-	if len(digest) > 19 {
-		return digest[:19]
-	}
-	return digest
-}
-
-// planPolicy attaches the verdicts to p: the policy comes from base (its
-// only source), and head tells whether the PR changes .gitops/.
-func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions) (bool, error) {
 	// The policy is read within the limits the plan read the sources with.
 	if n, err := cmd.Flags().GetInt64("max-file-size"); err == nil {
 		pol.Limits.MaxFileSize = n
@@ -543,19 +306,27 @@ func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol 
 	if n, err := cmd.Flags().GetInt("max-files"); err == nil {
 		pol.Limits.MaxFiles = n
 	}
+	opts := policy.JudgeOptions{
+		Base: base, Limits: pol.Limits, Now: pol.Now, PR: pol.PR, SHA: pol.SHA,
+		Deployments: pol.Deployments,
+	}
 	if base != nil {
-		pol.Head = head
+		opts.Head = head
 		// Revisions name their commits: the PR's shas need no flags then.
-		if g, ok := base.(*config.GitSource); ok && pol.PR.BaseSHA == "" {
-			pol.PR.BaseSHA = g.Commit()
+		if g, ok := base.(*config.GitSource); ok && opts.PR.BaseSHA == "" {
+			opts.PR.BaseSHA = g.Commit()
 		}
-		if g, ok := head.(*config.GitSource); ok && pol.PR.HeadSHA == "" {
-			pol.PR.HeadSHA = g.Commit()
+		if g, ok := head.(*config.GitSource); ok && opts.PR.HeadSHA == "" {
+			opts.PR.HeadSHA = g.Commit()
 		}
 	}
-	denied, err := attachVerdicts(cmd.Context(), p, base, *pol)
+	eng := policyEngine
+	if pol.Timeout > 0 && pol.Timeout != policy.DefaultTimeout {
+		eng = policy.NewEngine(policy.WithTimeout(pol.Timeout))
+	}
+	r, err := eng.Judge(cmd.Context(), p, opts)
 	if err != nil {
-		return false, usageError("policy: %w", err)
+		return nil, usageError("policy: %w", err)
 	}
-	return denied, nil
+	return r, nil
 }

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/honua-io/honua-gitops/policy"
-	"github.com/honua-io/honua-gitops/reconciler/config"
-	"github.com/honua-io/honua-gitops/reconciler/plan"
 	"github.com/honua-io/honua-gitops/samples"
 )
 
@@ -129,8 +123,8 @@ func TestPlanPolicyText(t *testing.T) {
 	for _, want := range []string{
 		"Policy (sha256:",
 		"development: allowed",
-		"production: DENIED",
-		"✗ deployment-window: production deploys only inside its deployment windows (Tue–Thu 09:00–16:00, Pacific/Honolulu); it is Mon 2026-03-09 10:00 HST now; the next window opens Tue 2026-03-10 09:00 HST",
+		"production: waits: window",
+		"⏱ deployment-window: production deploys only inside its deployment windows (Tue–Thu 09:00–16:00, Pacific/Honolulu); it is Mon 2026-03-09 10:00 HST now; the next window opens Tue 2026-03-10 09:00 HST",
 		"⏱ next deployment window: 2026-03-10T19:00:00Z",
 		"staging: allowed, needs approval",
 	} {
@@ -139,7 +133,7 @@ func TestPlanPolicyText(t *testing.T) {
 		}
 	}
 	md, _, _ := runCmd(t, "plan", "--base", "sample:config", "--head", "sample:config-next", "--policy", "--format", "markdown", "--now", "2026-03-09T20:00:00Z")
-	if !strings.Contains(md, "### Policy") || !strings.Contains(md, "#### `production`: DENIED") || !strings.Contains(md, "- ✗ `deployment-window`:") {
+	if !strings.Contains(md, "### Policy") || !strings.Contains(md, "#### `production`: waits: window, promotion") || !strings.Contains(md, "- ⏱ `deployment-window`:") {
 		t.Errorf("markdown lacks the policy section:\n%s", md)
 	}
 }
@@ -209,32 +203,6 @@ func TestPolicyEvalCommand(t *testing.T) {
 	_, stderr, code = runCmd(t, "policy", "eval", "--dir", dir, "--input", file+".missing")
 	if code != exitUsage {
 		t.Errorf("missing input: exit %d (%s)", code, stderr)
-	}
-}
-
-// TestAttachVerdictsCancelled checks that a cancelled run is an error, not
-// a verdict that blames the policy.
-func TestAttachVerdictsCancelled(t *testing.T) {
-	loader := config.NewLoader(config.DefaultLimits)
-	base := config.NewDirSource(copySample(t, "config"), config.DefaultLimits)
-	st, err := loader.Load(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.ComputeStrict(st, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = attachVerdicts(ctx, p, base, planPolicyOptions{Now: time.Now()})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("attachVerdicts with a cancelled context: %v, want context.Canceled", err)
-	}
-	for _, e := range p.Environments {
-		if e.Verdict != nil {
-			t.Errorf("%s has a verdict %+v from a cancelled run", e.Name, e.Verdict)
-		}
 	}
 }
 
@@ -336,34 +304,5 @@ func write(t *testing.T, p, content string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestVerdictTextEscapes: a verdict quotes what a pull request wrote (ids,
-// labels, print() of custom rules); neither the terminal nor GitHub's
-// markdown may take it for anything but text.
-func TestVerdictTextEscapes(t *testing.T) {
-	v := policy.Verdict{
-		Environment: "production",
-		Deny:        []policy.Finding{{Rule: "removal", Message: "layer [x](https://evil.example) @kailua-gis/gis-leads #1 <details>\n\x1b[8mPlan: ok"}},
-		Prints:      []string{"![img](https://evil.example/i.png)"},
-	}
-	var md, txt strings.Builder
-	if err := writeVerdictText(&md, v, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeVerdictText(&txt, v, false); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"<details>", "@kailua", "#1", "\x1b", "https://"} {
-		if strings.Contains(md.String(), bad) {
-			t.Errorf("markdown holds %q:\n%s", bad, md.String())
-		}
-	}
-	if strings.Contains(strings.ReplaceAll(md.String(), `\]`, ""), "](") {
-		t.Errorf("markdown holds a link:\n%s", md.String())
-	}
-	if strings.Contains(txt.String(), "\x1b") || strings.Count(txt.String(), "\n") != 3 {
-		t.Errorf("text is not one line per item:\n%q", txt.String())
 	}
 }

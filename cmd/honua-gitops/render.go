@@ -45,7 +45,7 @@ SRC is a directory (default "."), a revision of the repository given with
 				return usageError("%w", err)
 			}
 			defer src.close()
-			st, err := src.load(config.NewLoader(src.limits()), arg)
+			st, err := src.load(cmd.Context(), config.NewLoader(src.limits()), arg)
 			if err != nil {
 				return usageError("%w", err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -79,12 +80,12 @@ func (f *sourceFlags) close() {
 }
 
 // load reads and validates the source arg names.
-func (f *sourceFlags) load(loader *config.Loader, arg string) (*config.State, error) {
+func (f *sourceFlags) load(ctx context.Context, loader *config.Loader, arg string) (*config.State, error) {
 	src, err := f.open(arg)
 	if err != nil {
 		return nil, err
 	}
-	return loader.Load(src)
+	return loader.Load(ctx, src)
 }
 
 func usageError(format string, args ...any) error {

@@ -23,7 +23,7 @@ func newValidateCmd() *cobra.Command {
 				arg = args[0]
 			}
 			defer src.close()
-			st, err := src.load(config.NewLoader(src.limits()), arg)
+			st, err := src.load(cmd.Context(), config.NewLoader(src.limits()), arg)
 			if err != nil {
 				return usageError("%w", err)
 			}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -115,17 +116,17 @@ func FuzzLoad(f *testing.F) {
 			fsys[p] = &fstest.MapFile{Data: []byte(c)}
 		}
 		warm := NewLoader(Limits{})
-		if _, err := warm.Load(&FSSource{FS: fsys, Label: "base"}); err != nil {
+		if _, err := warm.Load(context.Background(), &FSSource{FS: fsys, Label: "base"}); err != nil {
 			t.Fatal(err)
 		}
 		fsys["environments/common/layers/streets.yaml"] = &fstest.MapFile{Data: layer}
 		fsys["environments/prod/metadata.yaml"] = &fstest.MapFile{Data: meta}
 		src := &FSSource{FS: fsys, Label: "head"}
-		got, err := warm.Load(src)
+		got, err := warm.Load(context.Background(), src)
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		want, err := NewLoader(Limits{}).Load(src)
+		want, err := NewLoader(Limits{}).Load(context.Background(), src)
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
@@ -136,9 +137,9 @@ func FuzzLoad(f *testing.F) {
 		// the loader's cache either.
 		small := Limits{MaxValues: 60}
 		warmSmall := NewLoader(small)
-		warmSmall.Load(&FSSource{FS: fsys, Label: "head", Limits: small})
-		a, _ := warmSmall.Load(&FSSource{FS: fsys, Label: "head", Limits: small})
-		b, _ := NewLoader(small).Load(&FSSource{FS: fsys, Label: "head", Limits: small})
+		warmSmall.Load(context.Background(), &FSSource{FS: fsys, Label: "head", Limits: small})
+		a, _ := warmSmall.Load(context.Background(), &FSSource{FS: fsys, Label: "head", Limits: small})
+		b, _ := NewLoader(small).Load(context.Background(), &FSSource{FS: fsys, Label: "head", Limits: small})
 		if g, w := describeState(a), describeState(b); g != w {
 			t.Fatalf("under a budget, a warm loader differs from a fresh one:\n--- warm\n%s\n--- fresh\n%s", g, w)
 		}

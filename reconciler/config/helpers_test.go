@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func writeTree(t testing.TB, files map[string]string) string {
 
 func loadTree(t testing.TB, files map[string]string) *State {
 	t.Helper()
-	st, err := NewLoader(Limits{}).Load(NewDirSource(writeTree(t, files), Limits{}))
+	st, err := NewLoader(Limits{}).Load(context.Background(), NewDirSource(writeTree(t, files), Limits{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -57,7 +58,7 @@ func BenchmarkHostile(b *testing.B) {
 			dir := writeTree(b, bc.files)
 			b.ReportAllocs()
 			for b.Loop() {
-				st, err := NewLoader(Limits{}).Load(NewDirSource(dir, Limits{}))
+				st, err := NewLoader(Limits{}).Load(context.Background(), NewDirSource(dir, Limits{}))
 				if err != nil || !st.HasErrors() {
 					b.Fatalf("load: %v; a hostile repository must have errors", err)
 				}

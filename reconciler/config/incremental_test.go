@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -54,11 +55,11 @@ func TestIncrementalLoadMatchesFullLoad(t *testing.T) {
 			snapshot[k] = v
 		}
 		src := &FSSource{FS: snapshot, Label: "step"}
-		got, err := incremental.Load(src)
+		got, err := incremental.Load(context.Background(), src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := NewLoader(Limits{}).Load(src)
+		want, err := NewLoader(Limits{}).Load(context.Background(), src)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestHostileInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			files := minimal()
 			files[layerFile] = tt.content
-			st, err := NewLoader(tt.lim).Load(NewDirSource(writeTree(t, files), tt.lim))
+			st, err := NewLoader(tt.lim).Load(context.Background(), NewDirSource(writeTree(t, files), tt.lim))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +60,7 @@ func TestTooManyFiles(t *testing.T) {
 		files[fmt.Sprintf("environments/prod/notes/%02d.txt", i)] = "x"
 	}
 	lim := Limits{MaxFiles: 10}
-	st, err := NewLoader(lim).Load(NewDirSource(writeTree(t, files), lim))
+	st, err := NewLoader(lim).Load(context.Background(), NewDirSource(writeTree(t, files), lim))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestSymlinkRefused(t *testing.T) {
 	if err := os.Symlink(outside, link); err != nil {
 		t.Skip("symlinks not supported here:", err)
 	}
-	st, err := NewLoader(Limits{}).Load(NewDirSource(dir, Limits{}))
+	st, err := NewLoader(Limits{}).Load(context.Background(), NewDirSource(dir, Limits{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestSymlinkRefused(t *testing.T) {
 func TestPathEscapesRoot(t *testing.T) {
 	src := NewDirSource(writeTree(t, minimal()), Limits{})
 	for _, p := range []string{"../etc/passwd", "environments/../../x", "/etc/passwd"} {
-		if _, err := src.Read(p); err == nil {
+		if _, err := src.Read(context.Background(), p); err == nil {
 			t.Errorf("Read(%q) succeeded; want an error", p)
 		}
 	}
@@ -129,7 +130,7 @@ func TestRepositoryValueBudget(t *testing.T) {
 	}
 	lim := Limits{MaxValues: 100_000}
 	dir := writeTree(t, files)
-	st, err := NewLoader(lim).Load(NewDirSource(dir, lim))
+	st, err := NewLoader(lim).Load(context.Background(), NewDirSource(dir, lim))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestRepositoryValueBudget(t *testing.T) {
 	// cache holds the files that were read) and from a fresh one.
 	warm := NewLoader(lim)
 	for i := 0; i < 2; i++ {
-		again, err := warm.Load(NewDirSource(dir, lim))
+		again, err := warm.Load(context.Background(), NewDirSource(dir, lim))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestRepositoryValueBudget(t *testing.T) {
 	}
 	// A cached file is over the budget when a file before it grows.
 	files["environments/common/layers/a-first.yaml"] = aliasFile("a-first", 4)
-	st2, err := warm.Load(NewDirSource(writeTree(t, files), lim))
+	st2, err := warm.Load(context.Background(), NewDirSource(writeTree(t, files), lim))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -69,9 +70,14 @@ func NewLoader(lim Limits) *Loader {
 // Load reads every environment of src, merges common into each, and
 // validates them. Problems with the content are diagnostics in the State;
 // the error is for a source that cannot be read at all.
-func (l *Loader) Load(src Source) (*State, error) {
+//
+// A cancelled ctx is an error, never a state.
+func (l *Loader) Load(ctx context.Context, src Source) (*State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	lim := l.Limits.orDefault()
-	files, err := src.List()
+	files, err := src.List(ctx)
 	var problems []Diagnostic
 	if err != nil {
 		var te *TreeError
@@ -99,7 +105,7 @@ func (l *Loader) Load(src Source) (*State, error) {
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	}
 	byEnv := groupByEnvironment(files)
-	parsed, err := l.parseAll(src, files, lim)
+	parsed, err := l.parseAll(ctx, src, files, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +209,7 @@ var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 // the repository is over budget, applyBudget decides in path order which
 // files count as read, and a file that decision keeps but a worker skipped
 // is decoded then.
-func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*parsedFile, error) {
+func (l *Loader) parseAll(ctx context.Context, src Source, files []File, lim Limits) (map[string]*parsedFile, error) {
 	out := make(map[string]*parsedFile, len(files))
 	var todo []File
 	var cached int64
@@ -226,7 +232,7 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 	l.mu.Unlock()
 	total := cached
 	if len(todo) > 0 {
-		results, err := l.parseNew(src, todo, cached, lim)
+		results, err := l.parseNew(ctx, src, todo, cached, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +246,7 @@ func (l *Loader) parseAll(src Source, files []File, lim Limits) (map[string]*par
 		return out, nil
 	}
 	for _, f := range applyBudget(files, out, lim) {
-		pf, err := readFile(src, f, lim, nil)
+		pf, err := readFile(ctx, src, f, lim, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +274,7 @@ func (l *Loader) cacheFiles(files []File, pfs []*parsedFile) {
 // parseNew parses the files of todo on one worker per CPU. A file is
 // decoded only while what the files measured so far expand to, with spent
 // (the cached files), stays within the budget.
-func (l *Loader) parseNew(src Source, todo []File, spent int64, lim Limits) ([]*parsedFile, error) {
+func (l *Loader) parseNew(ctx context.Context, src Source, todo []File, spent int64, lim Limits) ([]*parsedFile, error) {
 	var measured atomic.Int64
 	measured.Store(spent)
 	admit := func(values int64) bool { return measured.Add(values) <= int64(lim.MaxValues) }
@@ -282,7 +288,7 @@ func (l *Loader) parseNew(src Source, todo []File, spent int64, lim Limits) ([]*
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = readFile(src, todo[i], lim, admit)
+				results[i], errs[i] = readFile(ctx, src, todo[i], lim, admit)
 			}
 		}()
 	}
@@ -291,6 +297,9 @@ func (l *Loader) parseNew(src Source, todo []File, spent int64, lim Limits) ([]*
 	}
 	close(next)
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -299,12 +308,15 @@ func (l *Loader) parseNew(src Source, todo []File, spent int64, lim Limits) ([]*
 
 // readFile reads and parses one file of src; the error is for a file that
 // cannot be read at all.
-func readFile(src Source, f File, lim Limits, admit func(int64) bool) (*parsedFile, error) {
+func readFile(ctx context.Context, src Source, f File, lim Limits, admit func(int64) bool) (*parsedFile, error) {
+	if err := ctx.Err(); err != nil {
+		return &parsedFile{}, err
+	}
 	if f.Size > lim.MaxFileSize {
 		return &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
 			"file is %d bytes, over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", f.Size, lim.MaxFileSize)}}, nil
 	}
-	data, err := src.Read(f.Path)
+	data, err := src.Read(ctx, f.Path)
 	if errors.Is(err, ErrFileTooLarge) {
 		return &parsedFile{diags: []Diagnostic{errorAt(Position{File: f.Path, Line: 1, Column: 1}, "file-too-large",
 			"file is over the limit of %d bytes: split it (one layer or style per file) or raise --max-file-size", lim.MaxFileSize)}}, nil

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -75,7 +76,7 @@ func anySecret(string) (string, bool) { return "s3cret", true }
 func TestRenderedSamplesMatchHonuaSchema(t *testing.T) {
 	schema := honuaSchema(t)
 	for _, sample := range []string{"config", "config-next"} {
-		st, err := NewLoader(Limits{}).Load(NewDirSource(filepath.Join("..", "..", "samples", sample), Limits{}))
+		st, err := NewLoader(Limits{}).Load(context.Background(), NewDirSource(filepath.Join("..", "..", "samples", sample), Limits{}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,5 +1,7 @@
 package config
 
+import "context"
+
 // File is one regular file of a config source.
 type File struct {
 	// Path is slash-separated and relative to the config root
@@ -21,9 +23,10 @@ type Source interface {
 	// List returns the regular files under the config root, sorted by path.
 	// A symlink, a path that escapes the root, or more files than the limit
 	// is an error naming the path.
-	List() ([]File, error)
+	// A cancelled ctx is an error.
+	List(ctx context.Context) ([]File, error)
 	// Read returns the content of the file at path (as listed by List).
-	Read(path string) ([]byte, error)
+	Read(ctx context.Context, path string) ([]byte, error)
 }
 
 // RuleTooManyFiles is the rule of the TreeError problem of a tree with more

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -37,7 +38,12 @@ func (s *DirSource) Name() string { return s.Root }
 // calls return the same listing). Symlinks are refused: a link could point
 // the deployer at files outside the repository. Hidden folders other than
 // .gitops (such as .git) are skipped.
-func (s *DirSource) List() ([]File, error) {
+func (s *DirSource) List(ctx context.Context) ([]File, error) {
+	// The walk itself is bounded by Limits.MaxFiles; a cancelled ctx stops
+	// a listing before it starts, and is never remembered as its result.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.once.Do(func() { s.files, s.err = s.list() })
 	return s.files, s.err
 }
@@ -136,7 +142,10 @@ func hashFile(p string) (string, error) {
 
 // Read returns a file's content, refusing paths that leave the root and
 // files over the size limit.
-func (s *DirSource) Read(p string) ([]byte, error) {
+func (s *DirSource) Read(ctx context.Context, p string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	clean, err := cleanPath(p)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -23,11 +24,14 @@ var _ Source = (*FSSource)(nil)
 func (s *FSSource) Name() string { return s.Label }
 
 // List walks the file system.
-func (s *FSSource) List() ([]File, error) {
+func (s *FSSource) List(ctx context.Context) ([]File, error) {
 	lim := s.Limits.orDefault()
 	var files []File
 	err := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if d.IsDir() {
@@ -55,7 +59,10 @@ func (s *FSSource) List() ([]File, error) {
 }
 
 // Read returns a file's content.
-func (s *FSSource) Read(p string) ([]byte, error) {
+func (s *FSSource) Read(ctx context.Context, p string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	clean, err := cleanPath(p)
 	if err != nil {
 		return nil, err

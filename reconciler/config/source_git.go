@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -141,7 +142,13 @@ func (s *GitSource) Name() string {
 func (s *GitSource) Commit() string { return s.commit.String() }
 
 // List walks the revision's tree under the subfolder.
-func (s *GitSource) List() ([]File, error) {
+//
+// The listing reads the local object store only; a cancelled ctx stops it
+// before it starts, and is never remembered as its result.
+func (s *GitSource) List(ctx context.Context) ([]File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.once.Do(s.list)
 	return s.files, s.err
 }
@@ -252,7 +259,10 @@ func (r *Repository) listTree(h plumbing.Hash, prefix string) (*treeListing, err
 }
 
 // Read returns the content of the blob at p.
-func (s *GitSource) Read(p string) ([]byte, error) {
+func (s *GitSource) Read(ctx context.Context, p string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.once.Do(s.list)
 	s.blobsOnce.Do(func() {
 		s.blobs = make(map[string]string, len(s.files))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +65,7 @@ func TestGitSourceReadsRevisionsWithoutCheckout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := loader.Load(src)
+		st, err := loader.Load(context.Background(), src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func TestGitSourceRefusesSymlinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := NewLoader(Limits{}).Load(src)
+	st, err := NewLoader(Limits{}).Load(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestParseCacheReusesUnchangedFiles(t *testing.T) {
 	var states []*State
 	for _, sha := range shas {
 		src, _ := NewGitSource(repo, sha, "", Limits{})
-		st, err := loader.Load(src)
+		st, err := loader.Load(context.Background(), src)
 		if err != nil {
 			t.Fatal(err)
 		}

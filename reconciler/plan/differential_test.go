@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -196,7 +197,7 @@ func asJSON(v any) any {
 // and a server setting.
 func differentialBase(t *testing.T) *draft {
 	t.Helper()
-	st, err := config.NewLoader(config.Limits{}).Load(config.NewDirSource("../../samples/config", config.Limits{}))
+	st, err := config.NewLoader(config.Limits{}).Load(context.Background(), config.NewDirSource("../../samples/config", config.Limits{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,25 +21,35 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// Digest is the hex SHA-256 of the plan's canonical JSON without the
-// policy verdicts, so that a deploy order can name the exact plan it was
-// approved for whatever policy said about it.
-func (p *Plan) Digest() string {
-	n := p.normalized()
-	for i := range n.Environments {
-		n.Environments[i].Verdict = nil
-	}
+// Digest is the hex SHA-256 of the plan's canonical JSON, so that a deploy
+// order can name the exact plan it was approved for.
+func (p *Plan) Digest() string { return jsonDigest(p.normalized()) }
+
+// Digest is the hex SHA-256 of the environment's canonical JSON: its name,
+// summary, changes (field by field, with before and after values) and
+// diagnostics. Approvals bind to it: two plans of an environment have the
+// same digest exactly when they make the same change, whatever commits they
+// were computed between.
+func (e *Environment) Digest() string {
+	n := (&Plan{Environments: []Environment{*e}}).normalized()
+	return jsonDigest(&n.Environments[0])
+}
+
+func jsonDigest(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(n); err != nil {
-		// Plans hold only JSON values; a verdict, the one value of unknown
-		// type, is left out above.
+	if err := enc.Encode(v); err != nil {
+		// Plans hold only JSON values.
 		panic(fmt.Sprintf("plan: encoding plan for its digest: %v", err))
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	return hex.EncodeToString(sum[:])
 }
+
+// Normalized returns a copy of the plan whose nil lists are empty, as
+// WriteJSON writes it: for callers that embed the plan in JSON of their own.
+func (p *Plan) Normalized() *Plan { return p.normalized() }
 
 // normalized returns a copy of the plan whose nil lists are empty, so a plan
 // built by hand encodes (and digests) like one from Compute.

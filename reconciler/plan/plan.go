@@ -89,9 +89,6 @@ type Environment struct {
 	// environment.
 	Errors   []config.Diagnostic `json:"errors"`
 	Warnings []config.Diagnostic `json:"warnings"`
-	// Verdict is the policy verdict, attached by the caller when a policy was
-	// evaluated (the plan package knows nothing of policy).
-	Verdict any `json:"verdict,omitempty"`
 }
 
 // Summary counts the changes of an environment.

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -121,7 +122,7 @@ func load(b *testing.B, loader *config.Loader, r *config.Repository, rev string)
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := loader.Load(src)
+	st, err := loader.Load(context.Background(), src)
 	if err != nil {
 		b.Fatal(err)
 	}

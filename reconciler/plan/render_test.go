@@ -186,16 +186,48 @@ func TestDigest(t *testing.T) {
 	if again.Digest() != d {
 		t.Errorf("the same plan computed twice has digests %s and %s", d, again.Digest())
 	}
-	again.Environments[0].Verdict = map[string]any{"allow": true}
-	if again.Digest() != d {
-		t.Errorf("a verdict changes the digest")
-	}
-	if again.Environments[0].Verdict == nil {
-		t.Errorf("Digest dropped the verdict from the plan itself")
-	}
 	other := Compute(base, base, nil)
 	if other.Digest() == d {
 		t.Errorf("different plans have the same digest")
+	}
+}
+
+// TestEnvironmentDigest checks that an environment's digest depends on
+// what changes in it and nothing else: not on the other environments, and
+// not on the commits the plan was computed between.
+func TestEnvironmentDigest(t *testing.T) {
+	base, head := kailua()
+	p := Compute(base, head, nil)
+	again := Compute(base, head, nil)
+	if len(p.Environments) < 2 {
+		t.Fatalf("want a plan of several environments, got %d", len(p.Environments))
+	}
+	seen := map[string]string{}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		d := e.Digest()
+		if len(d) != 64 {
+			t.Fatalf("digest %q is not a hex sha256", d)
+		}
+		if got := again.Environments[i].Digest(); got != d {
+			t.Errorf("%s: the same plan computed twice has digests %s and %s", e.Name, d, got)
+		}
+		if other, ok := seen[d]; ok {
+			t.Errorf("%s and %s have the same digest", other, e.Name)
+		}
+		seen[d] = e.Name
+	}
+	// One more change in one environment changes its digest only.
+	e := again.Environments[0]
+	e.Changes = append(append([]Change(nil), e.Changes...), Change{Kind: config.KindLayer, ID: "extra", Action: ActionAdd})
+	if e.Digest() == p.Environments[0].Digest() {
+		t.Errorf("a further change left %s's digest unchanged", e.Name)
+	}
+	// A nil list and an empty one are the same plan.
+	e = p.Environments[0]
+	e.Warnings, e.Errors = nil, []config.Diagnostic{}
+	if len(p.Environments[0].Warnings) == 0 && len(p.Environments[0].Errors) == 0 && e.Digest() != p.Environments[0].Digest() {
+		t.Errorf("a nil list and an empty one give different digests")
 	}
 }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,7 +14,7 @@ import (
 func TestSamples(t *testing.T) {
 	load := func(dir string) *config.State {
 		t.Helper()
-		st, err := config.NewLoader(config.Limits{}).Load(config.NewDirSource(dir, config.Limits{}))
+		st, err := config.NewLoader(config.Limits{}).Load(context.Background(), config.NewDirSource(dir, config.Limits{}))
 		if err != nil {
 			t.Fatalf("loading %s: %v", dir, err)
 		}
