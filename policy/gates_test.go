@@ -97,6 +97,12 @@ func TestGatesOfTimeAreMarked(t *testing.T) {
 			gates := map[string]Gate{}
 			for _, d := range v.Gates() {
 				gates[d.Rule] = d.Gate
+				if d.Gate == GatePromotion && d.Wait != "2h in staging" {
+					t.Errorf("promotion waits for %q, want 2h in staging", d.Wait)
+				}
+			}
+			if v.Timezone != "Pacific/Honolulu" {
+				t.Errorf("timezone %q", v.Timezone)
 			}
 			if diff := cmp.Diff(tt.gates, gates); diff != "" {
 				t.Errorf("gates (-want +got):\n%s\ndenies: %+v", diff, v.Deny)

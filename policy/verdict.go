@@ -31,6 +31,9 @@ type Verdict struct {
 	Errors []config.Diagnostic `json:"errors"`
 	// Prints are the lines print() wrote while evaluating, "file:line: text".
 	Prints []string `json:"prints"`
+	// Timezone is the environment's time zone (IANA), in which its windows
+	// and blackouts are read: times are best shown to people in it.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Finding is one deny or warning.
@@ -49,6 +52,10 @@ type Finding struct {
 	// Until is when a gate of time is expected to open, when that is known
 	// (the next window, the end of a soak); nil otherwise.
 	Until *time.Time `json:"until,omitempty"`
+	// Wait says in a few words what a gate of time waits for: "2h in
+	// staging", "the next deployment window", "the end of blackout
+	// \"Holiday freeze\"".
+	Wait string `json:"wait,omitempty"`
 }
 
 // Gate names a gate of time (see Finding.Gate).
@@ -242,13 +249,21 @@ func (v *Verdict) fill(out map[string]any, env EnvPolicy, in *Input) error {
 			}
 		}
 	}
+	v.Timezone = env.Timezone
 	for i := range v.Deny {
 		d := &v.Deny[i]
 		switch d.Gate {
-		case GateWindow, GateBlackout:
+		case GateWindow:
 			d.Until = v.NextWindow
+			d.Wait = "the next deployment window"
+		case GateBlackout:
+			d.Until = v.NextWindow
+			d.Wait = "the end of the blackout"
 		case GatePromotion:
 			d.Until = promotionReady(env, in)
+			if p := env.Promotion; p != nil {
+				d.Wait = HumanDuration(p.Soak) + " in " + p.After
+			}
 		}
 	}
 
