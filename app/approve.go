@@ -1,0 +1,343 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/app/gate"
+	"github.com/honua-io/honua-gitops/checks"
+	"github.com/honua-io/honua-gitops/policy"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+)
+
+// mergeState is a merge commit with its deployments, read back from GitHub:
+// what approving, rejecting and re-evaluating one of them starts from.
+type mergeState struct {
+	gh          *github.Client
+	m           mergeInfo
+	deployments map[string]*github.Deployment
+	orders      map[string]order.Order
+	ev          *evaluation
+	comments    []*github.IssueComment
+}
+
+// loadMerge reads the App's deployments of sha, the pull request their
+// orders name, and judges the commit again as the deployment did.
+func (a *App) loadMerge(ctx context.Context, inst int64, repo repoName, sha string) (*mergeState, error) {
+	gh, err := a.clients.Installation(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	st := &mergeState{gh: gh, orders: map[string]order.Order{}}
+	if st.deployments, err = a.deploymentsOf(ctx, gh, repo, sha); err != nil {
+		return nil, err
+	}
+	st.m = mergeInfo{repo: repo, sha: sha}
+	pub := map[string]ed25519.PublicKey{order.KeyID(a.key.Public().(ed25519.PublicKey)): a.key.Public().(ed25519.PublicKey)}
+	for env, d := range st.deployments {
+		raw, err := json.Marshal(d.Payload)
+		if err != nil {
+			continue
+		}
+		// Only the App's own, signed orders say anything; expiry does not
+		// matter for reading what was ordered.
+		o, err := order.Verify(raw, pub, d.GetCreatedAt().Time)
+		if err != nil {
+			continue
+		}
+		st.orders[env] = o
+		if o.PR != 0 {
+			st.m.pull.Number = o.PR
+		}
+		if o.RollbackOf != "" {
+			st.m.rollback = o.RollbackOf
+		}
+	}
+	if st.m.pull.Number != 0 {
+		pr, _, err := gh.PullRequests.Get(ctx, repo.Owner, repo.Name, st.m.pull.Number)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s#%d: %w", repo, st.m.pull.Number, err)
+		}
+		st.m.pull = prView(repo, pr)
+	}
+	token, err := a.clients.Token(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.mirror.Fetch(ctx, repo.String(), token, sha); err != nil {
+		return nil, err
+	}
+	parents, err := a.mirror.Parents(ctx, repo.String(), sha)
+	if err != nil {
+		return nil, err
+	}
+	if len(parents) == 0 {
+		return nil, fmt.Errorf("%s@%s has no parent to plan against", repo, short(sha))
+	}
+	st.m.parent = parents[0]
+	if st.m.rollback != "" {
+		st.m.parent = st.m.rollback
+	}
+	base, err := a.mirror.Source(ctx, repo.String(), st.m.parent)
+	if err != nil {
+		return nil, err
+	}
+	head, err := a.mirror.Source(ctx, repo.String(), sha)
+	if err != nil {
+		return nil, err
+	}
+	p, err := a.computePlan(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	if st.ev, err = a.evaluateDeploy(ctx, gh, st.m, p, base, st.deployments); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// approveDeployment records login's approval of the deployment of sha to
+// env (given with the Approve button or /approve) and queues it when it may
+// go. A person who may not approve gets a polite refusal instead.
+func (a *App) approveDeployment(ctx context.Context, inst int64, repo repoName, sha, env, login, via string, commentID int64) error {
+	return a.decideDeployment(ctx, inst, repo, sha, env, login, via, "approve", "", commentID)
+}
+
+// rejectDeployment records login's rejection of the deployment of sha to
+// env: it will not run.
+func (a *App) rejectDeployment(ctx context.Context, inst int64, repo repoName, sha, env, login, via, reason string, commentID int64) error {
+	return a.decideDeployment(ctx, inst, repo, sha, env, login, via, "reject", reason, commentID)
+}
+
+func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, sha, env, login, via, kind, reason string, commentID int64) error {
+	unlock := a.locks.lock("deploy:" + repo.String())
+	defer unlock()
+	st, err := a.loadMerge(ctx, inst, repo, sha)
+	if err != nil {
+		return err
+	}
+	d := st.deployments[env]
+	if d == nil || st.m.pull.Number == 0 {
+		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(fmt.Sprintf("there is no deployment of %s to %s to %s.", short(sha), env, verb(kind))))
+	}
+	latest, err := a.latestStatus(ctx, st.gh, repo, d.GetID())
+	if err != nil {
+		return err
+	}
+	if s := latest.GetState(); s != "pending" && s != "queued" {
+		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(fmt.Sprintf("the deployment of %s to %s is %s: there is nothing to %s.", short(sha), env, s, verb(kind))))
+	}
+	pol := policy.EnvPolicy{}
+	if st.ev.bundle.File != nil {
+		pol = st.ev.bundle.File.Env(env)
+	}
+	person, err := a.person(ctx, st.gh, repo, login, requiredTeams(st.ev.report, st.ev.envs))
+	if err != nil {
+		return err
+	}
+	if ok, why := gate.MayApprove(person, st.m.pull, st.ev.envs[env], pol); !ok {
+		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(why))
+	}
+	rec := gate.Record{Env: env, Login: login, Via: via, Kind: kind, SHA: sha, PlanDigest: st.ev.digests[env], At: a.now(), Reason: reason}
+	body := checks.ApprovalRecordComment(rec.Env, rec.Login, rec.Via, short(sha))
+	if kind == "reject" {
+		body = checks.RejectionComment(rec.Env, rec.Login, rec.Via, short(sha), reason)
+	}
+	if err := a.comment(ctx, st.gh, repo, st.m.pull.Number, body+"\n"+a.recordMarker(repo.String(), st.m.pull.Number, rec)+replyMarker(commentID)); err != nil {
+		return err
+	}
+	st.ev.records = append(st.ev.records, rec)
+	if kind == "reject" {
+		return a.finishRejected(ctx, st, env, rec)
+	}
+	return a.reevaluateEnv(ctx, st, env)
+}
+
+func verb(kind string) string {
+	if kind == "reject" {
+		return "reject"
+	}
+	return "approve"
+}
+
+// reevaluate judges the pending deployment of sha to env again (after an
+// approval, when a window may have opened, on "Re-run") and moves it on.
+func (a *App) reevaluate(ctx context.Context, inst int64, repo repoName, sha, env string) error {
+	unlock := a.locks.lock("deploy:" + repo.String())
+	defer unlock()
+	st, err := a.loadMerge(ctx, inst, repo, sha)
+	if err != nil {
+		return err
+	}
+	return a.reevaluateEnv(ctx, st, env)
+}
+
+// reevaluateEnv moves a pending deployment on: queued when it may go now,
+// else pending with what it waits for. A deployment superseded by a newer
+// one to the same environment becomes inactive instead.
+func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) error {
+	d := st.deployments[env]
+	if d == nil {
+		return nil
+	}
+	repo := st.m.repo
+	latest, err := a.latestStatus(ctx, st.gh, repo, d.GetID())
+	if err != nil {
+		return err
+	}
+	if latest.GetState() != "pending" {
+		return nil // queued, running, done: not the App's to move
+	}
+	if newer, err := a.superseded(ctx, st.gh, repo, d); err != nil {
+		return err
+	} else if newer {
+		_, _, err := st.gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, d.GetID(), &github.DeploymentStatusRequest{
+			State: github.String("inactive"), Description: github.String("superseded by a newer deployment"),
+		})
+		return err
+	}
+	if rejected(st.ev.records, env, st.m.sha) {
+		return nil
+	}
+	if st.ev.appr, err = a.recordedApprovals(ctx, st.gh, st.m, st.ev); err != nil {
+		return err
+	}
+	if st.ev.report, err = a.rejudge(ctx, st); err != nil {
+		return err
+	}
+	v, _ := st.ev.report.Verdict(env)
+	dec := a.decide(v, st.ev.envs[env], st.ev, env)
+	if dec.State == gate.WaitingApproval || dec.State == gate.Blocked || dec.State == gate.Denied {
+		if latest.GetDescription() == truncate(dec.Description, 140) {
+			return nil // nothing new to say
+		}
+	}
+	if err := a.setStatus(ctx, st.gh, repo, d.GetID(), dec); err != nil {
+		return err
+	}
+	run := checks.DeployRun(checks.Deploy{
+		Env: env, SHA: st.m.sha, State: deployState(dec.State), Verdict: &v,
+		Description: dec.Description, Approvals: approvalRecords(st.ev.appr[env]),
+		Until: dec.Until, Rollback: st.m.rollback != "", RollbackOf: st.m.rollback,
+	})
+	runs, err := a.runsOnRef(ctx, st.gh, repo, st.m.sha)
+	if err != nil {
+		return err
+	}
+	_, err = a.publish(ctx, st.gh, repo, st.m.sha, runs[deployRunName(env)], run)
+	return err
+}
+
+// rejudge evaluates the merge again with the approvals now recorded.
+func (a *App) rejudge(ctx context.Context, st *mergeState) (*policy.Report, error) {
+	m := st.m
+	return a.engine.Judge(ctx, st.ev.report.Plan, policy.JudgeOptions{
+		Bundle: st.ev.bundle, Now: a.now(), SHA: m.sha,
+		PR:          policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
+		Approvals:   st.ev.appr, Protection: protections(st.ev.envs, st.ev.report.Plan),
+		Deployments: st.ev.deployed, Rollback: m.rollback != "",
+	})
+}
+
+// finishRejected ends a rejected deployment: it never runs.
+func (a *App) finishRejected(ctx context.Context, st *mergeState, env string, rec gate.Record) error {
+	d := st.deployments[env]
+	repo := st.m.repo
+	desc := fmt.Sprintf("rejected by %s", rec.Login)
+	if rec.Reason != "" {
+		desc += ": " + rec.Reason
+	}
+	if _, _, err := st.gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("failure"), Description: github.String(truncate(desc, 140)),
+	}); err != nil {
+		return fmt.Errorf("rejecting deployment %d: %w", d.GetID(), err)
+	}
+	v, _ := st.ev.report.Verdict(env)
+	rj := checks.ApprovalRecord{Login: rec.Login, Via: rec.Via, At: rec.At}
+	run := checks.DeployRun(checks.Deploy{Env: env, SHA: st.m.sha, State: "rejected", Verdict: &v, Description: desc, Rejection: &rj, Reason: rec.Reason})
+	runs, err := a.runsOnRef(ctx, st.gh, repo, st.m.sha)
+	if err != nil {
+		return err
+	}
+	_, err = a.publish(ctx, st.gh, repo, st.m.sha, runs[deployRunName(env)], run)
+	return err
+}
+
+// rejected reports whether a rejection of sha in env was recorded.
+func rejected(records []gate.Record, env, sha string) bool {
+	for _, r := range records {
+		if r.Kind == "reject" && r.Env == env && r.SHA == sha {
+			return true
+		}
+	}
+	return false
+}
+
+// superseded reports whether a newer deployment of the App to d's
+// environment exists.
+func (a *App) superseded(ctx context.Context, gh *github.Client, repo repoName, d *github.Deployment) (bool, error) {
+	ds, _, err := gh.Repositories.ListDeployments(ctx, repo.Owner, repo.Name, &github.DeploymentsListOptions{Environment: d.GetEnvironment(), ListOptions: github.ListOptions{PerPage: 10}})
+	if err != nil {
+		return false, fmt.Errorf("listing deployments to %s: %w", d.GetEnvironment(), err)
+	}
+	for _, o := range ds {
+		if a.ownDeployment(o) && o.GetID() > d.GetID() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// comment writes a PR comment.
+func (a *App) comment(ctx context.Context, gh *github.Client, repo repoName, pr int, body string) error {
+	if _, _, err := gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, pr, &github.IssueComment{Body: github.String(body)}); err != nil {
+		return fmt.Errorf("commenting on %s#%d: %w", repo, pr, err)
+	}
+	return nil
+}
+
+// replyKind marks the App's reply to a command comment, so that a command
+// is answered once however often its delivery comes.
+const replyKind = "reply"
+
+func replyMarker(commentID int64) string {
+	if commentID == 0 {
+		return ""
+	}
+	return checks.Marker(replyKind, map[string]int64{"comment": commentID})
+}
+
+// replied reports whether the App already answered comment id.
+func (a *App) replied(comments []*github.IssueComment, id int64) bool {
+	if id == 0 {
+		return false
+	}
+	for _, c := range comments {
+		if !strings.EqualFold(c.GetUser().GetLogin(), a.bot) {
+			continue
+		}
+		for _, m := range checks.ParseMarkers(c.GetBody()) {
+			var v struct {
+				Comment int64 `json:"comment"`
+			}
+			if m.Kind == replyKind && json.Unmarshal(m.JSON, &v) == nil && v.Comment == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// replyOnce answers a command comment once; without a comment (a button)
+// there is no one to answer in the PR, and nothing is written.
+func (a *App) replyOnce(ctx context.Context, st *mergeState, commentID int64, body string) error {
+	if commentID == 0 || st.m.pull.Number == 0 {
+		return nil
+	}
+	return a.comment(ctx, st.gh, st.m.repo, st.m.pull.Number, body+"\n"+replyMarker(commentID))
+}

@@ -1,0 +1,431 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/app/gate"
+	"github.com/honua-io/honua-gitops/checks"
+	"github.com/honua-io/honua-gitops/policy"
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
+)
+
+// Deployment tasks.
+const (
+	taskDeploy   = "deploy"
+	taskRollback = "deploy:rollback"
+)
+
+// mergeInfo is a commit to deploy on the default branch: a merged pull
+// request's merge commit, or a commit pushed without one (pr zero).
+type mergeInfo struct {
+	repo     repoName
+	sha      string
+	parent   string // the default branch before the commit
+	pull     gate.Pull
+	rollback string // for a rollback: the sha it undoes
+}
+
+// deployMerge creates one deployment per environment whose document the
+// commit changes, at most one per (sha, environment) however often and
+// concurrently it is asked: the repository's merges are serialised and
+// existing deployments are looked up before anything is created.
+func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
+	unlock := a.locks.lock("deploy:" + m.repo.String())
+	defer unlock()
+	gh, err := a.clients.Installation(ctx, inst)
+	if err != nil {
+		return err
+	}
+	existing, err := a.deploymentsOf(ctx, gh, m.repo, m.sha)
+	if err != nil {
+		return err
+	}
+	token, err := a.clients.Token(ctx, inst)
+	if err != nil {
+		return err
+	}
+	if err := a.mirror.Fetch(ctx, m.repo.String(), token, m.sha); err != nil {
+		return err
+	}
+	if m.parent == "" {
+		parents, err := a.mirror.Parents(ctx, m.repo.String(), m.sha)
+		if err != nil {
+			return err
+		}
+		if len(parents) == 0 {
+			return nil // the first commit: nothing was deployed before it
+		}
+		m.parent = parents[0]
+	}
+	base, err := a.mirror.Source(ctx, m.repo.String(), m.parent)
+	if err != nil {
+		return err
+	}
+	head, err := a.mirror.Source(ctx, m.repo.String(), m.sha)
+	if err != nil {
+		return err
+	}
+	p, err := a.computePlan(ctx, base, head)
+	if err != nil {
+		return err
+	}
+	var todo []string
+	for _, e := range p.Environments {
+		if len(e.Changes) == 0 || existing[e.Name] != nil {
+			continue
+		}
+		if len(e.Errors) > 0 {
+			// An invalid environment is never deployed; the plan run of the
+			// pull request said why.
+			continue
+		}
+		todo = append(todo, e.Name)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, existing)
+	if err != nil {
+		return err
+	}
+	for _, env := range ev.report.Order {
+		if !slices.Contains(todo, env) {
+			continue
+		}
+		if err := a.createDeployment(ctx, gh, m, ev, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evaluation is a merge commit judged for deployment.
+type evaluation struct {
+	report  *policy.Report
+	bundle  *policy.Bundle
+	envs    map[string]gate.Environment
+	digests map[string]string
+	records []gate.Record
+	appr    map[string][]policy.Approval
+	// deployed are the successful deployments the promotion rules read.
+	deployed map[string]policy.Deployment
+}
+
+// evaluateDeploy judges the deployment of a merge commit: the policy of the
+// default branch before the merge, the approvals bound to each
+// environment's plan digest, GitHub's environment protection, and the last
+// successful deployments for promotion.
+func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo, p *plan.Plan, base config.Source, existing map[string]*github.Deployment) (*evaluation, error) {
+	ev := &evaluation{digests: digestsOf(p)}
+	var err error
+	if ev.bundle, err = policy.LoadWithLimits(ctx, base, a.limits); err != nil {
+		return nil, fmt.Errorf("loading the policy of %s: %w", short(m.parent), err)
+	}
+	if ev.envs, err = a.environments(ctx, gh, m.repo); err != nil {
+		return nil, err
+	}
+	deployed, err := a.succeeded(ctx, gh, m.repo, existing, promotedFrom(ev.bundle, envNames(p)))
+	if err != nil {
+		return nil, err
+	}
+	ev.deployed = deployed
+	if m.pull.Number != 0 {
+		comments, err := a.comments(ctx, gh, m.repo, m.pull.Number)
+		if err != nil {
+			return nil, err
+		}
+		ev.records = a.parseRecords(m.repo.String(), m.pull.Number, comments)
+	}
+	judge := func(appr map[string][]policy.Approval) (*policy.Report, error) {
+		return a.engine.Judge(ctx, p, policy.JudgeOptions{
+			Bundle: ev.bundle, Now: a.now(), SHA: m.sha,
+			PR:          policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
+			Deployments: deployed, Approvals: appr, Protection: protections(ev.envs, p),
+			Rollback: m.rollback != "",
+		})
+	}
+	if ev.report, err = judge(nil); err != nil {
+		return nil, err
+	}
+	if ev.appr, err = a.recordedApprovals(ctx, gh, m, ev); err != nil {
+		return nil, err
+	}
+	if len(ev.appr) > 0 {
+		if ev.report, err = judge(ev.appr); err != nil {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+// recordedApprovals are the approvals the App recorded for the merged pull
+// request that are bound to the merge commit's plan digest of each
+// environment, by people who may approve there.
+func (a *App) recordedApprovals(ctx context.Context, gh *github.Client, m mergeInfo, ev *evaluation) (map[string][]policy.Approval, error) {
+	if len(ev.records) == 0 {
+		return nil, nil
+	}
+	people := map[string]gate.Person{}
+	teams := requiredTeams(ev.report, ev.envs)
+	for _, login := range approverLogins(nil, ev.records) {
+		p, err := a.person(ctx, gh, m.repo, login, teams)
+		if err != nil {
+			return nil, err
+		}
+		people[strings.ToLower(login)] = p
+	}
+	out := map[string][]policy.Approval{}
+	for env, d := range ev.digests {
+		valid, _ := gate.Approvals(m.pull, env, d, nil, ev.records, people)
+		if len(valid) > 0 {
+			out[env] = valid
+		}
+	}
+	return out, nil
+}
+
+// requiredTeams are the teams whose membership decides an approval: those
+// the verdicts' requirements name and GitHub's team reviewers.
+func requiredTeams(r *policy.Report, envs map[string]gate.Environment) []string {
+	out := teamSlugs(envs)
+	for _, v := range r.Verdicts {
+		for _, req := range v.Approval.Requirements {
+			for _, f := range req.From {
+				if strings.Contains(f, "/") && !slices.Contains(out, f) {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func envNames(p *plan.Plan) []string {
+	out := make([]string, len(p.Environments))
+	for i, e := range p.Environments {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// createDeployment creates the deployment of env with its signed order,
+// its first status and its honua/deploy check run.
+func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeInfo, ev *evaluation, env string) error {
+	v, _ := ev.report.Verdict(env)
+	genv := ev.envs[env]
+	dec := a.decide(v, genv, ev, env)
+	task := taskDeploy
+	if m.rollback != "" {
+		task = taskRollback
+	}
+	o := order.Order{
+		Repo: m.repo.String(), SHA: m.sha, Environment: env, Task: task,
+		PlanDigest: ev.digests[env], PolicyDigest: ev.report.PolicyDigest, PR: m.pull.Number,
+		RollbackOf: m.rollback, IssuedAt: a.now(), ExpiresAt: a.now().Add(a.orderTTL),
+	}
+	for _, ap := range ev.appr[env] {
+		o.Approvals = append(o.Approvals, order.Approval{Login: ap.Login, Via: ap.Via, At: ap.SubmittedAt})
+	}
+	payload, err := order.Sign(o, a.key)
+	if err != nil {
+		return fmt.Errorf("signing the deploy order of %s: %w", env, err)
+	}
+	var payloadAny any = json.RawMessage(payload)
+	d, _, err := gh.Repositories.CreateDeployment(ctx, m.repo.Owner, m.repo.Name, &github.DeploymentRequest{
+		Ref:                   github.String(m.sha),
+		Task:                  github.String(task),
+		AutoMerge:             github.Bool(false),
+		RequiredContexts:      &[]string{},
+		Payload:               payloadAny,
+		Environment:           github.String(env),
+		Description:           github.String(truncate(fmt.Sprintf("%s of %s to %s", task, short(m.sha), env), 140)),
+		ProductionEnvironment: github.Bool(isProduction(env)),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the deployment of %s to %s: %w", short(m.sha), env, err)
+	}
+	if err := a.setStatus(ctx, gh, m.repo, d.GetID(), dec); err != nil {
+		return err
+	}
+	run := checks.DeployRun(checks.Deploy{
+		Env: env, SHA: m.sha, State: deployState(dec.State), Verdict: &v,
+		Description: dec.Description, Approvals: approvalRecords(ev.appr[env]),
+		Until: dec.Until, Rollback: m.rollback != "", RollbackOf: m.rollback,
+	})
+	_, err = a.publish(ctx, gh, m.repo, m.sha, nil, run)
+	return err
+}
+
+// decide turns a verdict into the deployment's state.
+func (a *App) decide(v policy.Verdict, env gate.Environment, ev *evaluation, name string) gate.Decision {
+	var approvedAt time.Time
+	for _, ap := range ev.appr[name] {
+		if ap.SubmittedAt.After(approvedAt) {
+			approvedAt = ap.SubmittedAt
+		}
+	}
+	return gate.DeployState(v, env, approvedAt, a.now())
+}
+
+// setStatus writes a deployment's state as GitHub deployment status.
+func (a *App) setStatus(ctx context.Context, gh *github.Client, repo repoName, id int64, dec gate.Decision) error {
+	state := "pending"
+	if dec.State == gate.Queued {
+		state = "queued"
+	}
+	_, _, err := gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, &github.DeploymentStatusRequest{
+		State:       github.String(state),
+		Description: github.String(truncate(dec.Description, 140)),
+	})
+	if err != nil {
+		return fmt.Errorf("setting the status of deployment %d: %w", id, err)
+	}
+	return nil
+}
+
+// deploymentsOf lists the App's deployments of sha, by environment (the
+// newest of each).
+func (a *App) deploymentsOf(ctx context.Context, gh *github.Client, repo repoName, sha string) (map[string]*github.Deployment, error) {
+	out := map[string]*github.Deployment{}
+	opts := &github.DeploymentsListOptions{SHA: sha, ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		ds, resp, err := gh.Repositories.ListDeployments(ctx, repo.Owner, repo.Name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing deployments of %s@%s: %w", repo, short(sha), err)
+		}
+		for _, d := range ds {
+			if !a.ownDeployment(d) {
+				continue
+			}
+			if prev := out[d.GetEnvironment()]; prev == nil || d.GetID() > prev.GetID() {
+				out[d.GetEnvironment()] = d
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// ownDeployment reports whether d was created by this App (others', such
+// as github-actions[bot]'s, are not its to count).
+func (a *App) ownDeployment(d *github.Deployment) bool {
+	c := d.GetCreator().GetLogin()
+	return c == "" || a.bot == "" || strings.EqualFold(c, a.bot)
+}
+
+func isProduction(env string) bool {
+	switch strings.ToLower(env) {
+	case "production", "prod", "live":
+		return true
+	}
+	return false
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func approvalRecords(as []policy.Approval) []checks.ApprovalRecord {
+	out := make([]checks.ApprovalRecord, len(as))
+	for i, ap := range as {
+		out[i] = checks.ApprovalRecord{Login: ap.Login, Via: ap.Via, At: ap.SubmittedAt}
+	}
+	return out
+}
+
+// deployState maps a gate decision to the deploy run's state.
+func deployState(s gate.State) string {
+	switch s {
+	case gate.Queued:
+		return "queued"
+	case gate.WaitingApproval:
+		return "waiting-approval"
+	case gate.Blocked:
+		return "blocked"
+	case gate.Denied:
+		return "denied"
+	}
+	return string(s)
+}
+
+// promotedFrom are the environments the promotion rules of envs name: where
+// a commit must have succeeded first.
+func promotedFrom(b *policy.Bundle, envs []string) []string {
+	var out []string
+	for _, e := range envs {
+		if b.File == nil {
+			break
+		}
+		if p := b.File.Env(e).Promotion; p != nil && p.After != "" && !slices.Contains(out, p.After) {
+			out = append(out, p.After)
+		}
+	}
+	return out
+}
+
+// succeeded gives, for each environment of envs that has a deployment of
+// the commit (existing), when it succeeded there: the input of the
+// promotion rules, which ask whether this very commit ran there long
+// enough. One call per such environment.
+func (a *App) succeeded(ctx context.Context, gh *github.Client, repo repoName, existing map[string]*github.Deployment, envs []string) (map[string]policy.Deployment, error) {
+	out := map[string]policy.Deployment{}
+	for _, env := range envs {
+		d := existing[env]
+		if d == nil {
+			continue
+		}
+		st, err := a.latestStatus(ctx, gh, repo, d.GetID())
+		if err != nil {
+			return nil, err
+		}
+		if st != nil && st.GetState() == "success" {
+			out[env] = policy.Deployment{SHA: d.GetSHA(), SucceededAt: st.GetCreatedAt().Time}
+		}
+	}
+	return out, nil
+}
+
+// latestStatus is a deployment's newest status (by id: GitHub does not
+// document the order of the list), nil when it has none.
+func (a *App) latestStatus(ctx context.Context, gh *github.Client, repo repoName, id int64) (*github.DeploymentStatus, error) {
+	var latest *github.DeploymentStatus
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		ss, resp, err := gh.Repositories.ListDeploymentStatuses(ctx, repo.Owner, repo.Name, id, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing the statuses of deployment %d: %w", id, err)
+		}
+		for _, s := range ss {
+			if latest == nil || s.GetID() > latest.GetID() {
+				latest = s
+			}
+		}
+		if resp.NextPage == 0 {
+			return latest, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
