@@ -58,12 +58,19 @@ func TestMetricsShareRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t1 := NewTransport(nil, TransportOptions{Registry: reg})
+	t2 := NewTransport(nil, TransportOptions{Registry: reg})
+	if t1.metrics.requests != t2.metrics.requests {
+		t.Error("two transports on one registry do not share their collectors")
+	}
+	t1.metrics.requests.WithLabelValues("GET", "/x", "2xx").Inc()
 	s.metrics.webhooks.WithLabelValues("ping", resultAccepted).Inc()
+	t1.metrics.remaining.WithLabelValues("core").Set(1)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(families) < 3 {
+	if len(families) < 5 {
 		t.Errorf("only %d metric families gathered", len(families))
 	}
 	for _, f := range families {
