@@ -98,8 +98,11 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	name := r.Header.Get(headerEvent)
 	id := r.Header.Get(headerDelivery)
 	log := s.logger.With(slog.String("delivery", id), slog.String("event", name))
-	if name == "" {
-		log.Warn("webhook refused: no X-GitHub-Event header")
+	if !validEventName(name) {
+		// GitHub's event names are short snake_case words; anything else
+		// must not become a label value (Prometheus panics on invalid
+		// UTF-8) or a handler lookup.
+		log.Warn("webhook refused: missing or malformed X-GitHub-Event header")
 		s.reply(w, http.StatusBadRequest, unverifiedEvent, resultBadRequest)
 		return
 	}
@@ -158,6 +161,20 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		log.Debug("webhook accepted", slog.String("action", ev.Action), slog.Int64("installation", ev.InstallationID), slog.String("repo", ev.Repo))
 		s.reply(w, http.StatusAccepted, name, resultAccepted)
 	}
+}
+
+// validEventName reports whether name looks like a GitHub event name:
+// 1 to 64 lowercase letters, digits and underscores.
+func validEventName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // reply answers a delivery and counts its result.

@@ -98,6 +98,8 @@ func TestWebhookRefusals(t *testing.T) {
 		{"not JSON", delivery{event: "issues", id: "r5", body: []byte("<xml/>")}, 400, "issues", resultBadJSON},
 		{"JSON but not an object", delivery{event: "issues", id: "r6", body: []byte(`["a"]`)}, 400, "issues", resultBadJSON},
 		{"no event header", delivery{id: "r7", body: body}, 400, unverifiedEvent, resultBadRequest},
+		{"malformed event header", delivery{event: "issues\xfd", id: "r7b", body: body}, 400, unverifiedEvent, resultBadRequest},
+		{"event header with spaces", delivery{event: "pull request", id: "r7c", body: body}, 400, unverifiedEvent, resultBadRequest},
 		{"unknown event", delivery{event: "made_up_event", id: "r8", body: body}, 202, "made_up_event", resultUnknownEvent},
 		{"own bot", delivery{event: "issues", id: "r9", body: []byte(`{"action":"opened","sender":{"login":"honua-gitops[bot]","type":"Bot"}}`)}, 202, "issues", resultIgnoredBot},
 		{"no handler", delivery{event: "star", id: "r10", body: body}, 202, "star", resultUnhandled},
@@ -566,3 +568,66 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// FuzzWebhook delivers arbitrary signed bodies under arbitrary event names:
+// the server answers one of its statuses, never panics, and hands an
+// accepted delivery over with its body intact.
+func FuzzWebhook(f *testing.F) {
+	f.Add("ping", []byte(pingBody))
+	f.Add("check_run", []byte(`{"action":"rerequested","check_run":{"app":{"created_at":"2018-04-25 20:42:10"}}}`))
+	f.Add("pull_request", []byte(`{"action":"opened","number":"seven"}`))
+	f.Add("issues", []byte(`not json`))
+	f.Add("push", []byte(`[]`))
+	f.Add("", []byte(`{}`))
+	f.Add("24\xfd\xe5\xcb\xf3", []byte(`{}`)) // once panicked: invalid UTF-8 reached a metric label
+	f.Fuzz(func(t *testing.T, event string, body []byte) {
+		s, _ := newTestServer(t, ServerConfig{Logger: slogDiscard(), MaxBody: 1 << 16})
+		rec := &recorder{}
+		s.Handle(event, rec)
+		s.Start()
+		w := deliver(t, s.Router(), delivery{event: event, id: "fuzz", body: body})
+		shutdown(t, s)
+		switch w.Code {
+		case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		default:
+			t.Fatalf("status %d", w.Code)
+		}
+		got := rec.got()
+		if strings.TrimSpace(w.Body.String()) == resultAccepted {
+			if len(got) != 1 || string(got[0].Raw) != string(body) {
+				t.Fatalf("accepted but handed over %d events", len(got))
+			}
+		} else if len(got) != 0 {
+			t.Fatalf("%q but the handler ran", w.Body.String())
+		}
+	})
+}
+
+// FuzzRepairTimestamps: a repaired payload is still a JSON document.
+func FuzzRepairTimestamps(f *testing.F) {
+	f.Add([]byte(`{"created_at":"2018-04-25 20:42:10","x":[{"updated_at":"2019-04-17T19:24:36.5"}]}`))
+	f.Add([]byte(`{"timestamp":"2019-04-17 19:24:36","n":1e400}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, changed := repairTimestamps(in)
+		if changed && !json.Valid(out) {
+			t.Fatalf("repaired %q into invalid JSON %q", in, out)
+		}
+	})
+}
+
+// FuzzRouteTemplate: no number or SHA survives into a route label.
+func FuzzRouteTemplate(f *testing.F) {
+	f.Add("/repos/kailua/config/pulls/7")
+	f.Add("/api/v3/repos/a/b/commits/x/y/z/check-runs")
+	f.Fuzz(func(t *testing.T, path string) {
+		got := routeTemplate(path)
+		if !strings.HasPrefix(got, "/") {
+			t.Fatalf("routeTemplate(%q) = %q", path, got)
+		}
+		for _, seg := range strings.Split(got, "/") {
+			if isNumber(seg) || isSHA(seg) {
+				t.Fatalf("routeTemplate(%q) = %q keeps %q", path, got, seg)
+			}
+		}
+	})
+}
