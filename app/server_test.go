@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/internal/githubsim"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of workers'
@@ -310,5 +316,149 @@ func TestLoggerFrom(t *testing.T) {
 	l := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if LoggerFrom(WithLogger(context.Background(), l)) != l {
 		t.Error("LoggerFrom does not return the logger WithLogger stored")
+	}
+}
+
+// TestServerWithEmulator runs the edge end to end: the emulator sends its
+// signed webhooks to the real server over HTTP, the handlers call back with
+// installation clients over the Transport; a redelivery is processed once,
+// the App's own comment is ignored, and GitHub failing leaves the server
+// ready while the handler errors are counted.
+func TestServerWithEmulator(t *testing.T) {
+	const secret = "emulator-webhook-secret"
+	s, _ := newTestServer(t, ServerConfig{WebhookSecrets: [][]byte{[]byte(secret)}, BotLogin: "honua-gitops[bot]"})
+	ts := httptest.NewServer(s.Router())
+	defer ts.Close()
+	sim := githubsim.New(t, githubsim.Options{WebhookURL: ts.URL + WebhookPath, WebhookSecret: secret})
+	sleeps := &sleepRecorder{} // the Transport's waits return at once
+	tr := NewTransport(nil, TransportOptions{Sleep: sleeps.Sleep, Logger: slogDiscard(), Registry: s.Registry()})
+	clients, err := NewClients(ClientsConfig{BaseURL: sim.URL(), AppID: sim.AppID(), PrivateKey: pemKey(sim.AppKey()), Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if login, err := clients.BotLogin(context.Background()); err != nil || login != "honua-gitops[bot]" {
+		t.Fatalf("BotLogin = %q, %v", login, err)
+	}
+
+	var mu sync.Mutex
+	titles := map[string]string{} // delivery → PR title read back from GitHub
+	comments := 0
+	s.Handle("pull_request", HandlerFunc(func(ctx context.Context, ev Event) error {
+		pr := ev.Payload.(*github.PullRequestEvent)
+		gh, err := clients.Installation(ctx, ev.InstallationID)
+		if err != nil {
+			return err
+		}
+		owner, repo, _ := strings.Cut(ev.Repo, "/")
+		got, _, err := gh.PullRequests.Get(ctx, owner, repo, pr.GetNumber())
+		if err != nil {
+			return fmt.Errorf("reading pull request %d: %w", pr.GetNumber(), err)
+		}
+		mu.Lock()
+		titles[ev.DeliveryID] = got.GetTitle()
+		mu.Unlock()
+		return nil
+	}))
+	s.Handle("issue_comment", HandlerFunc(func(ctx context.Context, ev Event) error {
+		mu.Lock()
+		comments++
+		mu.Unlock()
+		return nil
+	}))
+	s.Start()
+
+	ctx := context.Background()
+	sim.Install("kailua")
+	if _, err := sim.CreateRepo(ctx, "kailua/config", "main", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Push(ctx, "kailua/config", "bike-lanes", "alice", "Add bike lanes",
+		githubsim.FileChange{Path: "layers/bike-lanes.yaml", Content: []byte("name: bike-lanes\n")}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sim.OpenPR(ctx, "kailua/config", "bike-lanes", "", "alice", "Add bike lanes", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Comment("kailua/config", n, "bob", "/plan"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Comment("kailua/config", n, "honua-gitops[bot]", "Plan: 1 layer added"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.FlushWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opened := sim.DeliveriesOf("pull_request", "opened")
+	if len(opened) != 1 {
+		t.Fatalf("%d pull_request.opened deliveries, want 1", len(opened))
+	}
+	if err := sim.Redeliver(opened[0].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// GitHub fails from now on: the handler's calls fail after their
+	// retries, the server stays up and ready.
+	sim.InjectFault("*", githubsim.Fault{Status: http.StatusBadGateway})
+	if _, err := sim.Push(ctx, "kailua/config", "bike-lanes", "alice", "Fix bike lanes",
+		githubsim.FileChange{Path: "layers/bike-lanes.yaml", Content: []byte("name: bike-lanes-2\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.FlushWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range sim.Deliveries() {
+		if d.StatusCode != http.StatusAccepted {
+			t.Errorf("delivery %s (%s.%s): answered %d %s, want 202", d.ID, d.Event, d.Action, d.StatusCode, d.Err)
+		}
+	}
+	w := httptest.NewRecorder()
+	s.Router().ServeHTTP(w, httptest.NewRequest(http.MethodGet, ReadyPath, nil))
+	if w.Code != http.StatusOK {
+		t.Errorf("readyz with GitHub failing = %d, want 200", w.Code)
+	}
+	shutdown(t, s)
+
+	if got := titles[opened[0].ID]; got != "Add bike lanes" {
+		t.Errorf("title read back for the opened PR = %q, want %q", got, "Add bike lanes")
+	}
+	if len(titles) != 1 {
+		t.Errorf("pull_request handled successfully %d times, want once (redelivery deduplicated, synchronize failed): %v", len(titles), titles)
+	}
+	if comments != 1 {
+		t.Errorf("issue_comment handled %d times, want 1 (the bot's own comment ignored)", comments)
+	}
+	for _, c := range []struct {
+		event, result string
+		want          float64
+	}{
+		{"pull_request", resultAccepted, 2}, {"pull_request", resultDuplicate, 1},
+		{"issue_comment", resultAccepted, 1}, {"issue_comment", resultIgnoredBot, 1},
+	} {
+		if n := webhookCount(s, c.event, c.result); n != c.want {
+			t.Errorf("webhooks{%s,%s} = %v, want %v", c.event, c.result, n, c.want)
+		}
+	}
+	if n := metricValue(s.metrics.handlerErrors.WithLabelValues("pull_request")); n != 1 {
+		t.Errorf("pull_request handler errors = %v, want 1 (the synchronize while GitHub failed)", n)
+	}
+	if n := metricValue(tr.metrics.retries); n != DefaultMaxRetries {
+		t.Errorf("API retries = %v, want %d", n, DefaultMaxRetries)
+	}
+}
+
+// TestHandlerTimeout: HandlerTimeout bounds each handler's context.
+func TestHandlerTimeout(t *testing.T) {
+	s, _ := newTestServer(t, ServerConfig{HandlerTimeout: time.Hour})
+	var hasDeadline bool
+	s.Handle("ping", HandlerFunc(func(ctx context.Context, ev Event) error {
+		_, hasDeadline = ctx.Deadline()
+		return nil
+	}))
+	s.Start()
+	deliver(t, s.Router(), delivery{event: "ping", id: "t-1", body: []byte(pingBody)})
+	shutdown(t, s)
+	if !hasDeadline {
+		t.Error("the handler's context has no deadline")
 	}
 }
