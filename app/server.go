@@ -175,6 +175,9 @@ func (s *Server) Start() {
 // handlers' context, drops what is still queued (counted, and the ids
 // forgotten so a redelivery is processed), waits for the running handlers
 // to return and reports ctx's error. Handlers must honour their context.
+// Call it before shutting down the http.Server: deliveries arriving during
+// the drain are then answered 503, which GitHub records as failed, so they
+// can be redelivered to the next instance.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	s.queue.close()

@@ -427,20 +427,22 @@ func (rt *roundTrip) rateLimited(resp *http.Response) (kind string, wait time.Du
 }
 
 // waitLimit waits for a rate limit to pass, or returns a *RateLimitError
-// when the wait is longer than MaxWait or the request waited enough.
+// when the wait is longer than MaxWait, outlasts the request's deadline, or
+// the request waited enough.
 func (rt *roundTrip) waitLimit(kind string, wait time.Duration) error {
 	t := rt.t
-	if wait > t.maxWait || rt.limitWaits >= t.maxRetries {
-		if kind == LimitSecondary {
-			t.limits.holdSecondary(rt.rateID, t.now().Add(wait))
-		}
-		return rt.limitError(kind, wait)
-	}
-	rt.limitWaits++
 	if kind == LimitSecondary {
 		// Other requests with the same credential wait too.
 		t.limits.holdSecondary(rt.rateID, t.now().Add(wait))
 	}
+	if dl, ok := rt.ctx.Deadline(); ok && time.Until(dl) < wait {
+		// The caller would give up during the wait: say why now.
+		return rt.limitError(kind, wait)
+	}
+	if wait > t.maxWait || rt.limitWaits >= t.maxRetries {
+		return rt.limitError(kind, wait)
+	}
+	rt.limitWaits++
 	t.metrics.rateLimitWaits.WithLabelValues(kind).Inc()
 	t.logger.Info("github rate limit: waiting", slog.String("kind", kind), slog.String("method", rt.method),
 		slog.String("route", rt.route), slog.Duration("wait", wait))

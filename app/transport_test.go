@@ -382,6 +382,31 @@ func TestTransportSecondaryLimitRetryAfter(t *testing.T) {
 	if !errors.As(err, &rle) || rle.Kind != LimitSecondary || !rle.Reset.Equal(f.clock.Now().Add(10*time.Minute)) {
 		t.Errorf("err = %v, want a secondary *RateLimitError resetting in 10 min", err)
 	}
+	// Until then, requests with the same credential are not sent.
+	calls := f.sim.RouteCounter(repoGET).Calls
+	if _, _, err := f.getRepo(ctx); !errors.As(err, &rle) || rle.Kind != LimitSecondary {
+		t.Errorf("next GET: err = %v, want a secondary *RateLimitError", err)
+	}
+	if c := f.sim.RouteCounter(repoGET).Calls; c != calls {
+		t.Errorf("the next GET was sent during the secondary limit (%d calls, want %d)", c, calls)
+	}
+}
+
+// TestTransportWaitBeyondDeadline: a wait the caller's deadline would cut
+// short fails at once with the RateLimitError rather than the deadline.
+func TestTransportWaitBeyondDeadline(t *testing.T) {
+	f := newSimFixture(t, TransportOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // never reached: nothing waits
+	defer cancel()
+	f.sim.ForceRateLimit(repoGET, githubsim.SecondaryLimit, 1, 45*time.Second)
+	_, _, err := f.getRepo(ctx)
+	var rle *RateLimitError
+	if !errors.As(err, &rle) || rle.Kind != LimitSecondary {
+		t.Fatalf("err = %v, want a secondary *RateLimitError", err)
+	}
+	if got := f.sleeps.got(); len(got) != 0 {
+		t.Errorf("waited %v, want no wait", got)
+	}
 }
 
 // scripted is a GitHub stand-in answering from a script, for the answers
