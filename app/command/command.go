@@ -211,6 +211,10 @@ func parseReject(args, rest string) (env, reason string, err error) {
 // cleanReason trims a reason, makes it valid UTF-8, turns control
 // characters other than line feeds into spaces and cuts it to MaxReason.
 func cleanReason(s string) string {
+	// Cut long text before the work: only MaxReason bytes are kept.
+	if s = strings.TrimSpace(s); len(s) > 2*MaxReason {
+		s = cutRunes(s, 2*MaxReason)
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' {
