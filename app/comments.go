@@ -61,7 +61,7 @@ func (a *App) onComment(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if !gate.CanWrite(person) {
+	if !canWrite(person) {
 		return reply(checks.RefusalComment(fmt.Sprintf("@%s, commands need write access to %s.", login, repo)))
 	}
 	_, _, _ = gh.Reactions.CreateIssueCommentReaction(ctx, repo.Owner, repo.Name, c.GetID(), "eyes")

@@ -187,6 +187,16 @@ func (a *App) recordedApprovals(ctx context.Context, gh *github.Client, m mergeI
 	out := map[string][]policy.Approval{}
 	for env, d := range ev.digests {
 		valid, _ := gate.Approvals(m.pull, env, d, nil, ev.records, people)
+		// The policy drops the author's own approval; the merger's goes
+		// too where self-approval is forbidden.
+		pol := policy.EnvPolicy{}
+		if ev.bundle.File != nil {
+			pol = ev.bundle.File.Env(env)
+		}
+		valid, _ = gate.WithoutSelf(valid, m.pull, ev.envs[env], pol)
+		for i := range valid {
+			valid[i].Teams = people[strings.ToLower(valid[i].Login)].Teams
+		}
 		if len(valid) > 0 {
 			out[env] = valid
 		}
@@ -269,21 +279,12 @@ func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeIn
 
 // decide turns a verdict into the deployment's state.
 func (a *App) decide(v policy.Verdict, env gate.Environment, ev *evaluation, name string) gate.Decision {
-	var approvedAt time.Time
-	for _, ap := range ev.appr[name] {
-		if ap.SubmittedAt.After(approvedAt) {
-			approvedAt = ap.SubmittedAt
-		}
-	}
-	return gate.DeployState(v, env, approvedAt, a.now())
+	return gate.DeployState(v, env, gate.LastApproval(ev.appr[name]), a.now())
 }
 
 // setStatus writes a deployment's state as GitHub deployment status.
 func (a *App) setStatus(ctx context.Context, gh *github.Client, repo repoName, id int64, dec gate.Decision) error {
-	state := "pending"
-	if dec.State == gate.Queued {
-		state = "queued"
-	}
+	state := dec.State.GitHubState()
 	_, _, err := gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, &github.DeploymentStatusRequest{
 		State:       github.String(state),
 		Description: github.String(truncate(dec.Description, 140)),

@@ -157,3 +157,13 @@ func isNotFound(err error) bool {
 	var er *github.ErrorResponse
 	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
 }
+
+// canWrite reports whether a person may use the App's commands: write
+// access or more.
+func canWrite(p gate.Person) bool {
+	switch p.Permission {
+	case "admin", "maintain", "write":
+		return !p.Bot
+	}
+	return false
+}

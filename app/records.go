@@ -37,15 +37,14 @@ type recordJSON struct {
 	PlanDigest string    `json:"plan_digest"`
 	At         time.Time `json:"at"`
 	Reason     string    `json:"reason,omitempty"`
-	ReviewID   int64     `json:"review_id,omitempty"`
 }
 
 func toRecordJSON(r gate.Record) recordJSON {
-	return recordJSON{Env: r.Env, Login: r.Login, Via: r.Via, Kind: r.Kind, SHA: r.SHA, PlanDigest: r.PlanDigest, At: r.At.UTC().Truncate(time.Second), Reason: r.Reason, ReviewID: r.ReviewID}
+	return recordJSON{Env: r.Env, Login: r.Login, Via: r.Via, Kind: r.Kind, SHA: r.SHA, PlanDigest: r.PlanDigest, At: r.At.UTC().Truncate(time.Second), Reason: r.Reason}
 }
 
 func (r recordJSON) record() gate.Record {
-	return gate.Record{Env: r.Env, Login: r.Login, Via: r.Via, Kind: r.Kind, SHA: r.SHA, PlanDigest: r.PlanDigest, At: r.At, Reason: r.Reason, ReviewID: r.ReviewID}
+	return gate.Record{Env: r.Env, Login: r.Login, Via: r.Via, Kind: r.Kind, SHA: r.SHA, PlanDigest: r.PlanDigest, At: r.At, Reason: r.Reason}
 }
 
 // recordMessage is what the signature covers: a domain prefix and the

@@ -54,7 +54,7 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 	if err != nil {
 		return err
 	}
-	target, err := gate.RollbackTarget(history, merge, cmd.SHA)
+	target, err := gate.RollbackTarget(history, gate.RollbackRequest{Env: env, PR: pr.GetNumber(), SHA: merge, To: cmd.SHA})
 	if err != nil {
 		return reply(checks.RefusalComment(err.Error()))
 	}
