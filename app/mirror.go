@@ -281,6 +281,43 @@ func (m *Mirror) Parents(ctx context.Context, repo, sha string) ([]string, error
 	return out, nil
 }
 
+// MergeBase returns the best common ancestor of commits a and b of repo
+// (both fetched): what a pull request's change is measured against, so that
+// commits on the base branch the pull request does not have are not shown
+// as its undoing. When there are several, the first go-git finds is used;
+// when there is none (unrelated histories), the error says so.
+func (m *Mirror) MergeBase(ctx context.Context, repo, a, b string) (string, error) {
+	g, ha, err := m.view(ctx, repo, a)
+	if err != nil {
+		return "", err
+	}
+	_, hb, err := m.view(ctx, repo, b)
+	if err != nil {
+		return "", err
+	}
+	if ha == hb {
+		return ha.String(), nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ca, err := g.meta.CommitObject(ha)
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s of %s: %w", ha, repo, err)
+	}
+	cb, err := g.meta.CommitObject(hb)
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s of %s: %w", hb, repo, err)
+	}
+	bases, err := ca.MergeBase(cb)
+	if err != nil {
+		return "", fmt.Errorf("finding the merge base of %s and %s in %s: %w", ha, hb, repo, err)
+	}
+	if len(bases) == 0 {
+		return "", fmt.Errorf("%s and %s of %s have no common history", ha, hb, repo)
+	}
+	return bases[0].Hash.String(), nil
+}
+
 // Close releases the files the mirrors hold open. Sources must no longer be
 // in use; the Mirror's methods fail with ErrMirrorClosed afterwards.
 func (m *Mirror) Close() error {

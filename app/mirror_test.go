@@ -254,6 +254,17 @@ func TestMirrorFetchPullRequest(t *testing.T) {
 	if got, err := f.m.Parent(ctx, mirrorTestRepo, merge); err != nil || got != f.base {
 		t.Errorf("Parent(merge) = %q, %v; want the base %s", got, err, f.base)
 	}
+	// The merge base of the pull request's head and the merge is the head;
+	// of the base and the head, the base.
+	if got, err := f.m.MergeBase(ctx, mirrorTestRepo, merge, head); err != nil || got != head {
+		t.Errorf("MergeBase(merge, head) = %q, %v; want %s", got, err, head)
+	}
+	if got, err := f.m.MergeBase(ctx, mirrorTestRepo, f.base, head); err != nil || got != f.base {
+		t.Errorf("MergeBase(base, head) = %q, %v; want %s", got, err, f.base)
+	}
+	if _, err := f.m.MergeBase(ctx, mirrorTestRepo, f.base, strings.Repeat("cd", 20)); !errors.Is(err, ErrNotMirrored) {
+		t.Errorf("MergeBase with an unknown commit: %v, want ErrNotMirrored", err)
+	}
 
 	// A commit never fetched.
 	missing := strings.Repeat("ab", 20)
