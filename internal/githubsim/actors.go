@@ -184,7 +184,9 @@ func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[strin
 		}
 		s.mu.Unlock()
 		s.emitPush(ctx, r, ref, old, sha, pusher)
-		s.emitCheckSuite(r, branch, sha)
+		if sha != "" {
+			s.requestSuite(ctx, r, branch, old, sha, pusher)
+		}
 		for _, p := range synced {
 			s.emitPull(r, p, "synchronize", pusher, map[string]any{"before": old, "after": sha})
 		}
@@ -412,54 +414,6 @@ func (s *Server) SetCollaborator(fullName, login, permission string) error {
 	} else {
 		r.Collaborators[login] = permission
 	}
-	return nil
-}
-
-// SetTeam creates or replaces org/slug with the given members (role member).
-func (s *Server) SetTeam(org, slug string, members ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.userLocked(org, "Organization")
-	key := org + "/" + slug
-	t := s.teams[key]
-	if t == nil {
-		t = &team{ID: s.id(), Org: org, Slug: slug, Name: slug}
-		s.teams[key] = t
-	}
-	t.Members = map[string]string{}
-	for _, m := range members {
-		s.userLocked(m, "User")
-		t.Members[m] = "member"
-	}
-}
-
-// SetEnvironment creates or replaces a repository's environment. Reviewers
-// name users by login and teams as "org/slug" (which must exist).
-func (s *Server) SetEnvironment(fullName string, env Environment) error {
-	r, err := s.repo(fullName)
-	if err != nil {
-		return err
-	}
-	if len(env.Reviewers) > 6 {
-		return fmt.Errorf("environment %s: at most 6 reviewers", env.Name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rv := range env.Reviewers {
-		if rv.Type == "Team" {
-			if s.teams[rv.Name] == nil {
-				return fmt.Errorf("environment %s: no team %s", env.Name, rv.Name)
-			}
-		} else {
-			s.userLocked(rv.Name, "User")
-		}
-	}
-	e := r.Environments[env.Name]
-	if e == nil {
-		e = &environment{ID: s.id(), Created: s.now(), ruleIDs: [3]int64{s.id(), s.id(), s.id()}}
-		r.Environments[env.Name] = e
-	}
-	e.Config, e.Updated = env, s.now()
 	return nil
 }
 
