@@ -161,6 +161,30 @@ func (s *Server) push(ctx context.Context, fullName, branch, author, message, di
 	return sha, nil
 }
 
+// MoveBranch points branch at an existing commit as by, creating the
+// branch or force-moving it, as pushing a commit GitHub already has does.
+// The push is announced; check_suite "requested" only when sha has no suite
+// of the App yet.
+func (s *Server) MoveBranch(ctx context.Context, fullName, branch, sha, by string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	full, err := s.revParse(ctx, r.GitDir, sha)
+	if err != nil || full != sha {
+		return fmt.Errorf("moving %s in %s: no commit %s", branch, fullName, sha)
+	}
+	s.mu.Lock()
+	u := s.userLocked(by, "User")
+	s.mu.Unlock()
+	before := s.refs(ctx, r.GitDir)
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+branch, sha); err != nil {
+		return fmt.Errorf("moving %s in %s: %w", branch, fullName, err)
+	}
+	s.afterPush(ctx, r, before, s.refs(ctx, r.GitDir), u)
+	return nil
+}
+
 // afterPush updates pull requests and announces ref changes.
 func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[string]string, pusher *user) {
 	for ref, sha := range after {
@@ -364,19 +388,15 @@ func (s *Server) EditComment(fullName string, id int64, login, body string) erro
 }
 
 // ClickCheckRunAction is a person pressing a check run's button: GitHub sends
-// check_run requested_action to the App.
+// check_run requested_action to the run's App only (nothing reaches this
+// App for another App's run).
 func (s *Server) ClickCheckRunAction(fullName string, checkRunID int64, identifier, login string) error {
 	r, err := s.repo(fullName)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	var run *checkRun
-	for _, c := range r.CheckRuns {
-		if c.ID == checkRunID {
-			run = c
-		}
-	}
+	run := s.checkRunLocked(r, checkRunID)
 	if run == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("no check run %d", checkRunID)
@@ -387,12 +407,13 @@ func (s *Server) ClickCheckRunAction(fullName string, checkRunID int64, identifi
 			found = true
 		}
 	}
+	completed := run.Status == "completed"
 	u := s.userLocked(login, "User")
 	s.mu.Unlock()
 	if !found {
 		return fmt.Errorf("check run %d has no action %q", checkRunID, identifier)
 	}
-	if run.Status != "completed" {
+	if !completed {
 		return fmt.Errorf("check run %d: buttons show only on completed runs", checkRunID)
 	}
 	s.emitCheckRun(r, run, "requested_action", u, map[string]any{"requested_action": map[string]any{"identifier": identifier}})

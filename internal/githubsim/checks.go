@@ -376,6 +376,8 @@ func (s *Server) handleListCheckRunsForRef(w http.ResponseWriter, r *http.Reques
 // CheckRun is a read-only view of a check run, for assertions.
 type CheckRun struct {
 	ID          int64
+	AppSlug     string // the App that owns the run
+	SuiteID     int64
 	Name        string
 	HeadSHA     string
 	Status      string
@@ -400,7 +402,7 @@ func (s *Server) CheckRuns(fullName, sha string) []CheckRun {
 		if sha != "" && c.HeadSHA != sha {
 			continue
 		}
-		v := CheckRun{ID: c.ID, Name: c.Name, HeadSHA: c.HeadSHA, Status: c.Status, Conclusion: c.Conclusion, Title: c.Title, Summary: c.Summary, Text: c.Text, Annotations: len(c.Annotations)}
+		v := CheckRun{ID: c.ID, AppSlug: c.App.Slug, SuiteID: c.SuiteID, Name: c.Name, HeadSHA: c.HeadSHA, Status: c.Status, Conclusion: c.Conclusion, Title: c.Title, Summary: c.Summary, Text: c.Text, Annotations: len(c.Annotations)}
 		for _, a := range c.Actions {
 			id, _ := a["identifier"].(string)
 			v.Actions = append(v.Actions, id)
