@@ -220,6 +220,10 @@ func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[strin
 // OpenPR opens a pull request from head into base (default branch when
 // empty) and returns its number.
 func (s *Server) OpenPR(ctx context.Context, fullName, head, base, author, title, body string) (int, error) {
+	return s.openPR(ctx, fullName, head, base, author, title, body, false)
+}
+
+func (s *Server) openPR(ctx context.Context, fullName, head, base, author, title, body string, draft bool) (int, error) {
 	r, err := s.repo(fullName)
 	if err != nil {
 		return 0, err
@@ -238,7 +242,7 @@ func (s *Server) OpenPR(ctx context.Context, fullName, head, base, author, title
 	s.mu.Lock()
 	p := &pull{
 		ID: s.id(), Number: r.nextNumber, Title: title, Body: body, User: s.userLocked(author, "User"),
-		Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, State: "open",
+		Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, State: "open", Draft: draft,
 		Created: s.now(), Updated: s.now(),
 	}
 	r.nextNumber++
@@ -290,7 +294,8 @@ func (s *Server) MergePR(ctx context.Context, fullName string, number int, by st
 	return sha, nil
 }
 
-// ClosePR closes a pull request without merging.
+// ClosePR closes a pull request without merging, as its author or someone
+// with write access.
 func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by string) error {
 	r, err := s.repo(fullName)
 	if err != nil {
@@ -302,6 +307,10 @@ func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by st
 	if p == nil || p.State != "open" {
 		s.mu.Unlock()
 		return fmt.Errorf("PR %s#%d is not open", fullName, number)
+	}
+	if err := s.mayEditPullLocked(r, p, u); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("closing %s#%d: %w", fullName, number, err)
 	}
 	now := s.now()
 	p.State, p.ClosedAt, p.Updated = "closed", &now, now
@@ -441,11 +450,15 @@ func (s *Server) SetCollaborator(fullName, login, permission string) error {
 // PR is a read-only view of a pull request, for assertions.
 type PR struct {
 	Number         int
+	Title, Body    string
 	State          string
+	Draft          bool
 	Merged         bool
+	Head, Base     string // branches
 	HeadSHA        string
 	BaseSHA        string
 	MergeCommitSHA string
+	Labels         []string
 }
 
 // PullRequest returns a view of a pull request.
@@ -460,7 +473,12 @@ func (s *Server) PullRequest(fullName string, number int) (PR, bool) {
 	if p == nil {
 		return PR{}, false
 	}
-	return PR{Number: p.Number, State: p.State, Merged: p.Merged, HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}, true
+	v := PR{Number: p.Number, Title: p.Title, Body: p.Body, State: p.State, Draft: p.Draft, Merged: p.Merged, Head: p.Head, Base: p.Base,
+		HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}
+	for _, l := range p.Labels {
+		v.Labels = append(v.Labels, l.Name)
+	}
+	return v, true
 }
 
 var _ = time.Second

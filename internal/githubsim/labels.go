@@ -31,9 +31,10 @@ func (s *Server) labelLocked(r *repo, name string) *label {
 	return l
 }
 
-// AddLabel is login adding a label to a pull request (the label is created
-// in the repository when new): pull_request "labeled". Adding a label the
-// pull request has sends nothing, as on GitHub.
+// AddLabel is login (with triage access or more) adding a label to a pull
+// request, the label created in the repository when new: pull_request
+// "labeled". Adding a label the pull request has sends nothing, as on
+// GitHub.
 func (s *Server) AddLabel(fullName string, number int, login, name string) error {
 	if strings.TrimSpace(name) == "" {
 		return fmt.Errorf("adding a label to %s#%d: empty name", fullName, number)
@@ -48,6 +49,11 @@ func (s *Server) AddLabel(fullName string, number int, login, name string) error
 		s.mu.Unlock()
 		return fmt.Errorf("no PR %s#%d", fullName, number)
 	}
+	u := s.userLocked(login, "User")
+	if err := s.requirePermLocked(r, u, PermTriage); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("labelling %s#%d: %w", fullName, number, err)
+	}
 	l := s.labelLocked(r, name)
 	for _, have := range p.Labels {
 		if have == l {
@@ -57,15 +63,14 @@ func (s *Server) AddLabel(fullName string, number int, login, name string) error
 	}
 	p.Labels = append(p.Labels, l)
 	p.Updated = s.now()
-	u := s.userLocked(login, "User")
 	lj := s.labelJSON(r, l)
 	s.mu.Unlock()
 	s.emitPull(r, p, "labeled", u, map[string]any{"label": lj})
 	return nil
 }
 
-// RemoveLabel is login removing a label from a pull request:
-// pull_request "unlabeled".
+// RemoveLabel is login (with triage access or more) removing a label from
+// a pull request: pull_request "unlabeled".
 func (s *Server) RemoveLabel(fullName string, number int, login, name string) error {
 	r, err := s.repo(fullName)
 	if err != nil {
@@ -76,6 +81,11 @@ func (s *Server) RemoveLabel(fullName string, number int, login, name string) er
 	if p == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("no PR %s#%d", fullName, number)
+	}
+	u := s.userLocked(login, "User")
+	if err := s.requirePermLocked(r, u, PermTriage); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("unlabelling %s#%d: %w", fullName, number, err)
 	}
 	var l *label
 	for i, have := range p.Labels {
@@ -90,7 +100,6 @@ func (s *Server) RemoveLabel(fullName string, number int, login, name string) er
 		return fmt.Errorf("%s#%d has no label %q", fullName, number, name)
 	}
 	p.Updated = s.now()
-	u := s.userLocked(login, "User")
 	lj := s.labelJSON(r, l)
 	s.mu.Unlock()
 	s.emitPull(r, p, "unlabeled", u, map[string]any{"label": lj})

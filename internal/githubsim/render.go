@@ -184,6 +184,9 @@ func (s *Server) prJSON(r *repo, p *pull, full bool) map[string]any {
 		if p.State == "open" {
 			m["mergeable"] = true
 			m["mergeable_state"] = "clean"
+			if p.Draft {
+				m["mergeable_state"] = "draft"
+			}
 		} else {
 			m["mergeable"] = nil
 			m["mergeable_state"] = "unknown"
