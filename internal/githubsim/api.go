@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", issueOrPullWrite, s.withRepo(s.handleCreateComment))
 	s.handle("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullRead, s.withRepo(s.handleGetComment))
 	s.handle("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullWrite, s.withRepo(s.handleEditComment))
+	s.handle("DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullWrite, s.withRepo(s.handleDeleteComment))
 	s.handle("GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", issueOrPullRead, s.withRepo(s.handleListReactions))
 	s.handle("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", issueOrPullWrite, s.withRepo(s.handleCreateReaction))
 	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/labels", issueOrPullRead, s.withRepo(s.handleListIssueLabels))
@@ -394,7 +395,7 @@ func (s *Server) handleCreateReview(w http.ResponseWriter, r *http.Request, rp *
 	body := s.reviewJSON(rp, p, rv)
 	s.mu.Unlock()
 	if rv.State != "PENDING" {
-		s.emitReview(rp, p, rv)
+		s.emitReview(rp, p, rv, "submitted", rv.User, nil)
 	}
 	writeJSON(w, 200, body)
 }
@@ -456,7 +457,7 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, rp 
 	body := s.commentJSON(rp, cm)
 	s.mu.Unlock()
 	w.Header().Set("Location", body["url"].(string))
-	s.emitComment(rp, cm, "created", nil)
+	s.emitComment(rp, cm, "created", cm.User, nil)
 	writeJSON(w, 201, body)
 }
 
@@ -505,7 +506,7 @@ func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, rp *r
 	cm.Body, cm.Updated = *req.Body, s.now()
 	body := s.commentJSON(rp, cm)
 	s.mu.Unlock()
-	s.emitComment(rp, cm, "edited", map[string]any{"body": map[string]any{"from": old}})
+	s.emitComment(rp, cm, "edited", c.user, map[string]any{"body": map[string]any{"from": old}})
 	writeJSON(w, 200, body)
 }
 

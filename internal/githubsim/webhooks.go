@@ -178,16 +178,6 @@ func (s *Server) emitPull(r *repo, p *pull, action string, sender *user, extra m
 	s.deliver(r, "pull_request", pl)
 }
 
-func (s *Server) emitReview(r *repo, p *pull, rv *review) {
-	s.mu.Lock()
-	rj := s.reviewJSON(r, p, rv)
-	rj["state"] = strings.ToLower(rv.State) // webhooks say "approved", REST "APPROVED"
-	pr := s.prJSON(r, p, false)
-	pl := map[string]any{"action": "submitted", "review": rj, "pull_request": pr, "sender": s.userJSON(rv.User)}
-	s.mu.Unlock()
-	s.deliver(r, "pull_request_review", pl)
-}
-
 func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 	api := s.URL() + "/repos/" + r.FullName()
 	issue := fmt.Sprintf("%s/issues/%d", api, p.Number)
@@ -208,17 +198,6 @@ func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 			"diff_url": html + ".diff", "patch_url": html + ".patch", "merged_at": tsPtr(p.MergedAt),
 		},
 	}
-}
-
-func (s *Server) emitComment(r *repo, c *issueComment, action string, changes map[string]any) {
-	s.mu.Lock()
-	p := s.pullLocked(r, c.Issue)
-	pl := map[string]any{"action": action, "issue": s.issueJSON(r, p), "comment": s.commentJSON(r, c), "sender": s.userJSON(c.User)}
-	if changes != nil {
-		pl["changes"] = changes
-	}
-	s.mu.Unlock()
-	s.deliver(r, "issue_comment", pl)
 }
 
 // emitCheckRun announces a check run event. An App subscribed to check_run
