@@ -96,7 +96,7 @@ func TestPermissionsEnforced(t *testing.T) {
 		{"metadata", func(c *github.Client) (*github.Response, error) {
 			_, r, err := c.Repositories.Get(ctx, org, name)
 			return r, err
-		}, 403},
+		}, 200}, // every App has metadata:read
 		{"pull_requests", func(c *github.Client) (*github.Response, error) {
 			_, r, err := c.PullRequests.List(ctx, org, name, nil)
 			return r, err
@@ -124,7 +124,7 @@ func TestPermissionsEnforced(t *testing.T) {
 		}
 	}
 	// Reading is not writing.
-	g := newFixture(t, githubsim.Options{Permissions: map[string]string{"checks": "read", "metadata": "read"}})
+	g := newFixture(t, githubsim.Options{Permissions: map[string]string{"checks": "read"}})
 	if _, resp, _ := g.gh.Checks.CreateCheckRun(ctx, org, name, github.CreateCheckRunOptions{Name: "x", HeadSHA: g.base}); resp == nil || resp.StatusCode != 403 {
 		t.Errorf("creating a check run with checks:read: %v, want 403", resp)
 	}
@@ -147,13 +147,16 @@ func TestScopedTokens(t *testing.T) {
 	}
 	tok, resp, err := f.app.Apps.CreateInstallationToken(ctx, f.inst, &github.InstallationTokenOptions{
 		Repositories: []string{name},
-		Permissions:  &github.InstallationPermissions{Checks: github.String("read"), Metadata: github.String("read")},
+		Permissions:  &github.InstallationPermissions{Checks: github.String("read")},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 201 || tok.GetPermissions().GetChecks() != "read" || tok.GetPermissions().PullRequests != nil || len(tok.Repositories) != 1 {
 		t.Errorf("scoped token: %+v", tok)
+	}
+	if tok.GetPermissions().GetMetadata() != "read" {
+		t.Errorf("a scoped token without metadata:read")
 	}
 	c := tokenClient(t, f.sim, tok.GetToken())
 	if _, _, err := c.Checks.ListCheckRunsForRef(ctx, org, name, "main", nil); err != nil {
@@ -264,3 +267,29 @@ func TestAppJWT(t *testing.T) {
 }
 
 func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestEventSubscription: GitHub sends an App only the events it subscribes
+// to (app.yml's by default, which leave out deployment).
+func TestEventSubscription(t *testing.T) {
+	ctx := context.Background()
+	deploy := func(f *fixture) {
+		t.Helper()
+		if _, _, err := f.gh.Repositories.CreateDeployment(ctx, org, name, &github.DeploymentRequest{Ref: github.String("main"), AutoMerge: github.Bool(false), RequiredContexts: &[]string{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixture(t, githubsim.Options{})
+	deploy(f)
+	if n := len(f.sim.DeliveriesOf("deployment", "")); n != 0 {
+		t.Errorf("deployment delivered to an App not subscribed to it: %d", n)
+	}
+	g := newFixture(t, githubsim.Options{Events: append(githubsim.DefaultEvents(), "deployment")})
+	deploy(g)
+	if n := len(g.sim.DeliveriesOf("deployment", "created")); n != 1 {
+		t.Errorf("deployment delivered %d times to a subscribed App", n)
+	}
+	app, _, err := g.app.Apps.Get(ctx, "")
+	if err != nil || len(app.Events) != len(githubsim.DefaultEvents())+1 {
+		t.Errorf("the App's events: %v %v", err, app.Events)
+	}
+}

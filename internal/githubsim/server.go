@@ -36,7 +36,7 @@ type Options struct {
 	// "checks": "write"); every installation token carries at most these,
 	// and every route checks them. Nil grants the permissions of the
 	// repository's app.yml (DefaultPermissions); ManifestPermissions reads
-	// another manifest.
+	// another manifest. metadata:read is always granted, as on GitHub.
 	Permissions map[string]string
 	// Events are the webhook events the App subscribes to; GitHub sends it
 	// no others. Nil subscribes to the events of app.yml (DefaultEvents).
@@ -133,6 +133,10 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if err := checkPermissions(opts.Permissions); err != nil {
 		return nil, fmt.Errorf("githubsim options: %w", err)
+	}
+	if opts.Permissions["metadata"] == "" {
+		// Every GitHub App has metadata:read; it cannot be deselected.
+		opts.Permissions["metadata"] = "read"
 	}
 	if opts.Events == nil {
 		opts.Events = DefaultEvents()

@@ -57,7 +57,7 @@ func TestCheckSuiteRequestedPerCommit(t *testing.T) {
 		}
 	}
 	// Without checks:write the App is not asked.
-	g := newFixture(t, githubsim.Options{Permissions: map[string]string{"checks": "read", "metadata": "read"}})
+	g := newFixture(t, githubsim.Options{Permissions: map[string]string{"checks": "read"}})
 	g.sim.Push(ctx, g.repo, "topic", "alice", "one", githubsim.FileChange{Path: "a", Content: []byte("1")})
 	if n := len(g.sim.DeliveriesOf("check_suite", "requested")); n != 0 {
 		t.Errorf("check_suite.requested to an App with checks:read: %d", n)

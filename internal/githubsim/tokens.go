@@ -84,6 +84,9 @@ func (s *Server) mintLocked(installationID int64, scope TokenScope) (*token, err
 			}
 		}
 		perms = maps.Clone(scope.Permissions)
+		if perms["metadata"] == "" {
+			perms["metadata"] = "read" // every token can read metadata
+		}
 	}
 	var repos map[int64]bool
 	if len(scope.Repositories) > 0 || len(scope.RepositoryIDs) > 0 {
