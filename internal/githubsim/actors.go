@@ -261,7 +261,8 @@ func (s *Server) pullLocked(r *repo, n int) *pull {
 	return nil
 }
 
-// MergePR merges a pull request with a merge commit and returns its SHA.
+// MergePR merges an open, non-draft pull request with a merge commit as by
+// (who needs write access) and returns the commit's SHA.
 func (s *Server) MergePR(ctx context.Context, fullName string, number int, by string) (string, error) {
 	r, err := s.repo(fullName)
 	if err != nil {
@@ -270,17 +271,29 @@ func (s *Server) MergePR(ctx context.Context, fullName string, number int, by st
 	s.mu.Lock()
 	p := s.pullLocked(r, number)
 	u := s.userLocked(by, "User")
+	switch {
+	case p == nil || p.State != "open":
+		err = fmt.Errorf("PR %s#%d is not open", fullName, number)
+	case p.Draft:
+		err = fmt.Errorf("PR %s#%d is a draft: GitHub does not merge drafts", fullName, number)
+	default:
+		err = s.requirePermLocked(r, u, PermWrite)
+	}
+	var base, head, headSHA, title string
+	if err == nil {
+		base, head, headSHA, title = p.Base, p.Head, p.HeadSHA, p.Title
+	}
 	s.mu.Unlock()
-	if p == nil || p.State != "open" {
-		return "", fmt.Errorf("PR %s#%d is not open", fullName, number)
+	if err != nil {
+		return "", fmt.Errorf("merging %s#%d: %w", fullName, number, err)
 	}
 	before := s.refs(ctx, r.GitDir)
-	baseSHA := before["refs/heads/"+p.Base]
-	sha, err := s.mergeCommit(ctx, r.GitDir, baseSHA, p.HeadSHA, fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", number, r.Owner.Login, p.Head, p.Title), u)
+	baseSHA := before["refs/heads/"+base]
+	sha, err := s.mergeCommit(ctx, r.GitDir, baseSHA, headSHA, fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", number, r.Owner.Login, head, title), u)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+p.Base, sha, baseSHA); err != nil {
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+base, sha, baseSHA); err != nil {
 		return "", err
 	}
 	s.mu.Lock()

@@ -67,6 +67,14 @@ func TestPullRequestLifecycle(t *testing.T) {
 	if v, _ := sim.PullRequest(f.repo, n); v.State != "open" || v.Base != "release" || !cmp.Equal(v.Labels, []string{"production"}) {
 		t.Errorf("reopened PR: %+v", v)
 	}
+	must(sim.ConvertToDraft(f.repo, n, "alice"))
+	if _, err := sim.MergePR(ctx, f.repo, n, "bob"); err == nil {
+		t.Error("a draft was merged")
+	}
+	must(sim.MarkReadyForReview(f.repo, n, "bob"))
+	if _, err := sim.MergePR(ctx, f.repo, n, "alice"); err == nil {
+		t.Error("the author without write access merged")
+	}
 	if _, err := sim.MergePR(ctx, f.repo, n, "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +86,7 @@ func TestPullRequestLifecycle(t *testing.T) {
 	for _, d := range sim.DeliveriesOf("pull_request", "") {
 		got = append(got, d.Action)
 	}
-	want := []string{"opened", "ready_for_review", "edited", "edited", "labeled", "labeled", "unlabeled", "closed", "reopened", "closed"}
+	want := []string{"opened", "ready_for_review", "edited", "edited", "labeled", "labeled", "unlabeled", "closed", "reopened", "converted_to_draft", "ready_for_review", "closed"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("pull_request actions (-want +got):\n%s", diff)
 	}
