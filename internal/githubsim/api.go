@@ -121,11 +121,15 @@ func (s *Server) handleGetRepo(w http.ResponseWriter, r *http.Request, rp *repo,
 func (s *Server) handleListBranches(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
 	refs := s.refs(r.Context(), rp.GitDir)
 	var names []string
+	want := r.URL.Query().Get("protected")
+	s.mu.Lock()
 	for ref := range refs {
-		if strings.HasPrefix(ref, "refs/heads/") {
-			names = append(names, strings.TrimPrefix(ref, "refs/heads/"))
+		n, ok := strings.CutPrefix(ref, "refs/heads/")
+		if ok && (want == "" || want == fmt.Sprint(rp.Protected[n])) {
+			names = append(names, n)
 		}
 	}
+	s.mu.Unlock()
 	sort.Strings(names)
 	page, ok := paginate(w, r, names)
 	if !ok {
@@ -134,7 +138,7 @@ func (s *Server) handleListBranches(w http.ResponseWriter, r *http.Request, rp *
 	out := []any{}
 	s.mu.Lock()
 	for _, n := range page {
-		out = append(out, map[string]any{"name": n, "commit": s.commitRefJSON(rp, refs["refs/heads/"+n]), "protected": false})
+		out = append(out, map[string]any{"name": n, "commit": s.commitRefJSON(rp, refs["refs/heads/"+n]), "protected": rp.Protected[n]})
 	}
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
@@ -153,9 +157,12 @@ func (s *Server) handleGetBranch(w http.ResponseWriter, r *http.Request, rp *rep
 		return
 	}
 	api := s.URL() + "/repos/" + rp.FullName() + "/branches/" + name
+	s.mu.Lock()
+	protected := rp.Protected[name]
+	s.mu.Unlock()
 	writeJSON(w, 200, map[string]any{
-		"name": name, "commit": commit, "protected": false, "protection_url": api + "/protection",
-		"protection": map[string]any{"enabled": false, "required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []any{}, "checks": []any{}}},
+		"name": name, "commit": commit, "protected": protected, "protection_url": api + "/protection",
+		"protection": map[string]any{"enabled": protected, "required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []any{}, "checks": []any{}}},
 		"_links":     map[string]any{"self": api, "html": s.URL() + "/" + rp.FullName() + "/tree/" + name},
 	})
 }

@@ -94,6 +94,27 @@ func (e Environment) validate() error {
 	return nil
 }
 
+// SetBranchProtected gives a branch protection rules (or takes them away),
+// as far as the emulator models them: the branch reads "protected", which
+// is what an environment's protected_branches policy looks at.
+func (s *Server) SetBranchProtected(fullName, branch string, protected bool) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Protected == nil {
+		r.Protected = map[string]bool{}
+	}
+	if protected {
+		r.Protected[branch] = true
+	} else {
+		delete(r.Protected, branch)
+	}
+	return nil
+}
+
 // SetEnvironment creates or replaces a repository's environment. Reviewers
 // name users by login and teams as "org/slug" (which must exist).
 func (s *Server) SetEnvironment(fullName string, env Environment) error {

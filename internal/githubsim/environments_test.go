@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-github/v66/github"
+
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 )
 
@@ -87,6 +89,21 @@ func TestEnvironmentRules(t *testing.T) {
 		if _, resp, _ := f.gh.Repositories.ListDeploymentBranchPolicies(ctx, org, name, env); resp == nil || resp.StatusCode != 404 {
 			t.Errorf("branch policies of %s: %v, want 404", env, resp)
 		}
+	}
+	// protected_branches: which branches are protected shows on them.
+	if err := sim.SetBranchProtected(f.repo, "main", true); err != nil {
+		t.Fatal(err)
+	}
+	sim.Push(ctx, f.repo, "topic", "alice", "t", githubsim.FileChange{Path: "t", Content: []byte("t")})
+	if b, _, err := f.gh.Repositories.GetBranch(ctx, org, name, "main", 0); err != nil || !b.GetProtected() {
+		t.Errorf("main: %v protected=%v", err, b.GetProtected())
+	}
+	if b, _, err := f.gh.Repositories.GetBranch(ctx, org, name, "topic", 0); err != nil || b.GetProtected() {
+		t.Errorf("topic: %v protected=%v", err, b.GetProtected())
+	}
+	prot, _, err := f.gh.Repositories.ListBranches(ctx, org, name, &github.BranchListOptions{Protected: github.Bool(true)})
+	if err != nil || len(prot) != 1 || prot[0].GetName() != "main" {
+		t.Errorf("protected branches: %v %v", err, prot)
 	}
 	staging, _, _ := f.gh.Repositories.GetEnvironment(ctx, org, name, "staging")
 	if !staging.GetDeploymentBranchPolicy().GetProtectedBranches() {

@@ -53,6 +53,7 @@ type repo struct {
 	Deployments   []*deployment
 	Environments  map[string]*environment
 	Labels        []*label
+	Protected     map[string]bool // branches with protection rules
 }
 
 func (r *repo) FullName() string { return r.Owner.Login + "/" + r.Name }
