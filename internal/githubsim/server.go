@@ -197,10 +197,10 @@ func NewServer(opts Options) (*Server, error) {
 		s.hs.Listener.Close()
 		s.hs.Listener = l
 	}
-	s.hs.Start()
-	s.hooks = newHookQueue(s, opts.Delivery)
 	s.hosted = &ghApp{ID: opts.AppID, Slug: opts.AppSlug, ClientID: opts.ClientID, Bot: s.userLocked(opts.AppSlug+"[bot]", "Bot"), hosted: true}
 	s.apps[opts.AppSlug] = s.hosted
+	s.hooks = newHookQueue(s, opts.Delivery)
+	s.hs.Start()
 	return s, nil
 }
 
