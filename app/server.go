@@ -140,6 +140,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
+// waitIdle blocks until no delivery is queued or being handled.
+func (s *Server) waitIdle() { s.queue.waitIdle() }
+
 // SetBotLogin sets the App's own bot login, whose deliveries are ignored:
 // a server may learn it from GitHub after it started.
 func (s *Server) SetBotLogin(login string) { s.botLogin.Store(&login) }
