@@ -241,6 +241,7 @@ func TestMirrorFetchPullRequest(t *testing.T) {
 	if got, err := f.m.Parents(ctx, mirrorTestRepo, f.base); err != nil || len(got) != 0 {
 		t.Errorf("Parents(root) = %v, %v; want none", got, err)
 	}
+	f.sim.SetCollaborator(mirrorTestRepo, "bob", githubsim.PermWrite)
 	merge, err := f.sim.MergePR(ctx, mirrorTestRepo, n, "bob")
 	if err != nil {
 		t.Fatal(err)

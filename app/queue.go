@@ -31,10 +31,34 @@ type queue struct {
 	started bool               // workers launched
 	cancel  context.CancelFunc // cancels the workers' base context
 	wg      sync.WaitGroup     // the workers
+	pending int                // jobs queued or running
+	idle    *sync.Cond         // signalled when pending drops to 0 (on mu)
 }
 
 func newQueue(size int, logger *slog.Logger, m *serverMetrics, d *deliverySet, timeout time.Duration) *queue {
-	return &queue{jobs: make(chan job, size), logger: logger, metrics: m, deliveries: d, timeout: timeout}
+	q := &queue{jobs: make(chan job, size), logger: logger, metrics: m, deliveries: d, timeout: timeout}
+	q.idle = sync.NewCond(&q.mu)
+	return q
+}
+
+// waitIdle blocks until no job is queued or running: for tests and the
+// demo, which must know when GitHub's events have had their effect.
+func (q *queue) waitIdle() {
+	q.mu.Lock()
+	for q.pending > 0 {
+		q.idle.Wait()
+	}
+	q.mu.Unlock()
+}
+
+// finished accounts for a job that ran or was dropped.
+func (q *queue) finished() {
+	q.mu.Lock()
+	q.pending--
+	if q.pending == 0 {
+		q.idle.Broadcast()
+	}
+	q.mu.Unlock()
 }
 
 // depth is the number of jobs waiting.
@@ -49,6 +73,7 @@ func (q *queue) tryEnqueue(j job) bool {
 	}
 	select {
 	case q.jobs <- j:
+		q.pending++
 		return true
 	default:
 		return false
@@ -122,6 +147,7 @@ func (q *queue) work(ctx context.Context) {
 // drop accounts for a job that will never run, and forgets its delivery id
 // so that a redelivery is processed.
 func (q *queue) drop(j job) {
+	defer q.finished()
 	q.metrics.jobsDropped.WithLabelValues("shutdown").Inc()
 	q.deliveries.forget(j.ev.DeliveryID)
 	q.logger.Warn("webhook delivery dropped at shutdown", deliveryAttrs(j.ev)...)
@@ -130,6 +156,7 @@ func (q *queue) drop(j job) {
 // run runs one job: a panic or an error is logged and counted, never
 // allowed to reach the worker.
 func (q *queue) run(base context.Context, j job) {
+	defer q.finished()
 	ev := j.ev
 	logger := q.logger.With(deliveryAttrs(ev)...)
 	ctx := WithLogger(base, logger)

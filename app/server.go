@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,7 @@ type ServerConfig struct {
 // bounded queue of workers. Its zero value is not usable: call NewServer.
 type Server struct {
 	secrets    [][]byte
-	botLogin   string
+	botLogin   atomic.Pointer[string]
 	maxBody    int64
 	workers    int
 	logger     *slog.Logger
@@ -116,7 +117,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		secrets:    secrets,
-		botLogin:   cfg.BotLogin,
 		maxBody:    cfg.MaxBody,
 		workers:    cfg.Workers,
 		logger:     cfg.Logger,
@@ -136,7 +136,22 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	r.HandleFunc(ReadyPath, s.serveReady).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(MetricsPath, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.router = r
+	s.SetBotLogin(cfg.BotLogin)
 	return s, nil
+}
+
+// waitIdle blocks until no delivery is queued or being handled.
+func (s *Server) waitIdle() { s.queue.waitIdle() }
+
+// SetBotLogin sets the App's own bot login, whose deliveries are ignored:
+// a server may learn it from GitHub after it started.
+func (s *Server) SetBotLogin(login string) { s.botLogin.Store(&login) }
+
+// isBot reports whether login is the App's own bot (ASCII case ignored, as
+// GitHub compares logins).
+func (s *Server) isBot(login string) bool {
+	bot := s.botLogin.Load()
+	return bot != nil && *bot != "" && strings.EqualFold(login, *bot)
 }
 
 // Handle registers h for the events named name (an X-GitHub-Event value

@@ -462,3 +462,31 @@ func TestHandlerTimeout(t *testing.T) {
 		t.Error("the handler's context has no deadline")
 	}
 }
+
+// TestBotLoginLearnedLater: a server that learns the App's bot login after
+// it started ignores the bot's deliveries from then on (logins compare
+// ignoring case), except deployment statuses, which a runner may report with
+// the App's identity.
+func TestBotLoginLearnedLater(t *testing.T) {
+	s, _ := newTestServer(t, ServerConfig{Workers: 1})
+	rec := &recorder{}
+	s.Handle("ping", rec)
+	s.Handle("deployment_status", rec)
+	s.Start()
+	bot := []byte(`{"zen":"z","hook_id":1,"sender":{"login":"Honua-GitOps[bot]","type":"Bot"}}`)
+	status := []byte(`{"action":"created","deployment_status":{"id":1,"state":"success"},"sender":{"login":"honua-gitops[bot]","type":"Bot"}}`)
+	deliver(t, s.Router(), delivery{event: "ping", id: "before", body: bot})
+	s.SetBotLogin("honua-gitops[bot]")
+	for _, d := range []delivery{
+		{event: "ping", id: "after", body: bot},
+		{event: "deployment_status", id: "status", body: status},
+	} {
+		if w := deliver(t, s.Router(), d); w.Code != http.StatusAccepted {
+			t.Fatalf("%s: status %d", d.id, w.Code)
+		}
+	}
+	shutdown(t, s)
+	if got, want := strings.Join(rec.ids(), ","), "before,status"; got != want {
+		t.Errorf("handled %s, want %s", got, want)
+	}
+}

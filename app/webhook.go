@@ -128,9 +128,12 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		log.Info("webhook ignored: unknown event")
 		s.reply(w, http.StatusAccepted, name, resultUnknownEvent)
 		return
-	case s.botLogin != "" && head.Sender.Login == s.botLogin:
+	case name != "deployment_status" && s.isBot(head.Sender.Login):
 		// The App's own actions (its comments, check runs, deployments)
-		// come back as events; acting on them would loop.
+		// come back as events; acting on them would loop. Deployment
+		// statuses are the exception: a runner may report with the App's
+		// identity, and the handler tells the App's own states (pending,
+		// queued) from the runner's.
 		log.Debug("webhook ignored: sent by the App itself")
 		s.reply(w, http.StatusAccepted, name, resultIgnoredBot)
 		return

@@ -161,6 +161,30 @@ func (s *Server) push(ctx context.Context, fullName, branch, author, message, di
 	return sha, nil
 }
 
+// MoveBranch points branch at an existing commit as by, creating the
+// branch or force-moving it, as pushing a commit GitHub already has does.
+// The push is announced; check_suite "requested" only when sha has no suite
+// of the App yet.
+func (s *Server) MoveBranch(ctx context.Context, fullName, branch, sha, by string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	full, err := s.revParse(ctx, r.GitDir, sha)
+	if err != nil || full != sha {
+		return fmt.Errorf("moving %s in %s: no commit %s", branch, fullName, sha)
+	}
+	s.mu.Lock()
+	u := s.userLocked(by, "User")
+	s.mu.Unlock()
+	before := s.refs(ctx, r.GitDir)
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+branch, sha); err != nil {
+		return fmt.Errorf("moving %s in %s: %w", branch, fullName, err)
+	}
+	s.afterPush(ctx, r, before, s.refs(ctx, r.GitDir), u)
+	return nil
+}
+
 // afterPush updates pull requests and announces ref changes.
 func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[string]string, pusher *user) {
 	for ref, sha := range after {
@@ -184,7 +208,9 @@ func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[strin
 		}
 		s.mu.Unlock()
 		s.emitPush(ctx, r, ref, old, sha, pusher)
-		s.emitCheckSuite(r, branch, sha)
+		if sha != "" {
+			s.requestSuite(ctx, r, branch, old, sha, pusher)
+		}
 		for _, p := range synced {
 			s.emitPull(r, p, "synchronize", pusher, map[string]any{"before": old, "after": sha})
 		}
@@ -194,6 +220,10 @@ func (s *Server) afterPush(ctx context.Context, r *repo, before, after map[strin
 // OpenPR opens a pull request from head into base (default branch when
 // empty) and returns its number.
 func (s *Server) OpenPR(ctx context.Context, fullName, head, base, author, title, body string) (int, error) {
+	return s.openPR(ctx, fullName, head, base, author, title, body, false)
+}
+
+func (s *Server) openPR(ctx context.Context, fullName, head, base, author, title, body string, draft bool) (int, error) {
 	r, err := s.repo(fullName)
 	if err != nil {
 		return 0, err
@@ -212,7 +242,7 @@ func (s *Server) OpenPR(ctx context.Context, fullName, head, base, author, title
 	s.mu.Lock()
 	p := &pull{
 		ID: s.id(), Number: r.nextNumber, Title: title, Body: body, User: s.userLocked(author, "User"),
-		Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, State: "open",
+		Head: head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA, State: "open", Draft: draft,
 		Created: s.now(), Updated: s.now(),
 	}
 	r.nextNumber++
@@ -231,7 +261,8 @@ func (s *Server) pullLocked(r *repo, n int) *pull {
 	return nil
 }
 
-// MergePR merges a pull request with a merge commit and returns its SHA.
+// MergePR merges an open, non-draft pull request with a merge commit as by
+// (who needs write access) and returns the commit's SHA.
 func (s *Server) MergePR(ctx context.Context, fullName string, number int, by string) (string, error) {
 	r, err := s.repo(fullName)
 	if err != nil {
@@ -240,17 +271,29 @@ func (s *Server) MergePR(ctx context.Context, fullName string, number int, by st
 	s.mu.Lock()
 	p := s.pullLocked(r, number)
 	u := s.userLocked(by, "User")
+	switch {
+	case p == nil || p.State != "open":
+		err = fmt.Errorf("PR %s#%d is not open", fullName, number)
+	case p.Draft:
+		err = fmt.Errorf("PR %s#%d is a draft: GitHub does not merge drafts", fullName, number)
+	default:
+		err = s.requirePermLocked(r, u, PermWrite)
+	}
+	var base, head, headSHA, title string
+	if err == nil {
+		base, head, headSHA, title = p.Base, p.Head, p.HeadSHA, p.Title
+	}
 	s.mu.Unlock()
-	if p == nil || p.State != "open" {
-		return "", fmt.Errorf("PR %s#%d is not open", fullName, number)
+	if err != nil {
+		return "", fmt.Errorf("merging %s#%d: %w", fullName, number, err)
 	}
 	before := s.refs(ctx, r.GitDir)
-	baseSHA := before["refs/heads/"+p.Base]
-	sha, err := s.mergeCommit(ctx, r.GitDir, baseSHA, p.HeadSHA, fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", number, r.Owner.Login, p.Head, p.Title), u)
+	baseSHA := before["refs/heads/"+base]
+	sha, err := s.mergeCommit(ctx, r.GitDir, baseSHA, headSHA, fmt.Sprintf("Merge pull request #%d from %s/%s\n\n%s", number, r.Owner.Login, head, title), u)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+p.Base, sha, baseSHA); err != nil {
+	if _, err := s.git(ctx, r.GitDir, nil, nil, "update-ref", "refs/heads/"+base, sha, baseSHA); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -264,7 +307,8 @@ func (s *Server) MergePR(ctx context.Context, fullName string, number int, by st
 	return sha, nil
 }
 
-// ClosePR closes a pull request without merging.
+// ClosePR closes a pull request without merging, as its author or someone
+// with write access.
 func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by string) error {
 	r, err := s.repo(fullName)
 	if err != nil {
@@ -277,6 +321,10 @@ func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by st
 		s.mu.Unlock()
 		return fmt.Errorf("PR %s#%d is not open", fullName, number)
 	}
+	if err := s.mayEditPullLocked(r, p, u); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("closing %s#%d: %w", fullName, number, err)
+	}
 	now := s.now()
 	p.State, p.ClosedAt, p.Updated = "closed", &now, now
 	s.mu.Unlock()
@@ -284,97 +332,16 @@ func (s *Server) ClosePR(ctx context.Context, fullName string, number int, by st
 	return nil
 }
 
-// Review submits a review (state APPROVE, REQUEST_CHANGES or COMMENT, as
-// the REST API takes it) on the PR's current head and returns its id.
-func (s *Server) Review(fullName string, number int, login, event, body string) (int64, error) {
-	r, err := s.repo(fullName)
-	if err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	p := s.pullLocked(r, number)
-	if p == nil {
-		s.mu.Unlock()
-		return 0, fmt.Errorf("no PR %s#%d", fullName, number)
-	}
-	rv, err := s.addReviewLocked(p, s.userLocked(login, "User"), event, body, "")
-	s.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	s.emitReview(r, p, rv)
-	return rv.ID, nil
-}
-
-func (s *Server) addReviewLocked(p *pull, u *user, event, body, commit string) (*review, error) {
-	state := map[string]string{"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED", "": "PENDING"}[event]
-	if state == "" {
-		return nil, fmt.Errorf("review event %q: want APPROVE, REQUEST_CHANGES or COMMENT", event)
-	}
-	if commit == "" {
-		commit = p.HeadSHA
-	}
-	rv := &review{ID: s.id(), User: u, Body: body, State: state, CommitID: commit, Submitted: s.now()}
-	p.Reviews = append(p.Reviews, rv)
-	return rv, nil
-}
-
-// Comment adds an issue comment to a PR as login and returns its id.
-func (s *Server) Comment(fullName string, number int, login, body string) (int64, error) {
-	r, err := s.repo(fullName)
-	if err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	if s.pullLocked(r, number) == nil {
-		s.mu.Unlock()
-		return 0, fmt.Errorf("no PR %s#%d", fullName, number)
-	}
-	c := &issueComment{ID: s.id(), Issue: number, User: s.userLocked(login, "User"), Body: body, Created: s.now(), Updated: s.now()}
-	r.Comments = append(r.Comments, c)
-	s.mu.Unlock()
-	s.emitComment(r, c, "created", nil)
-	return c.ID, nil
-}
-
-// EditComment changes a comment's body as login.
-func (s *Server) EditComment(fullName string, id int64, login, body string) error {
-	r, err := s.repo(fullName)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	var c *issueComment
-	for _, cm := range r.Comments {
-		if cm.ID == id {
-			c = cm
-		}
-	}
-	if c == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("no comment %d", id)
-	}
-	old := c.Body
-	c.Body, c.Updated = body, s.now()
-	s.mu.Unlock()
-	s.emitComment(r, c, "edited", map[string]any{"body": map[string]any{"from": old}})
-	return nil
-}
-
 // ClickCheckRunAction is a person pressing a check run's button: GitHub sends
-// check_run requested_action to the App.
+// check_run requested_action to the run's App only (nothing reaches this
+// App for another App's run).
 func (s *Server) ClickCheckRunAction(fullName string, checkRunID int64, identifier, login string) error {
 	r, err := s.repo(fullName)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	var run *checkRun
-	for _, c := range r.CheckRuns {
-		if c.ID == checkRunID {
-			run = c
-		}
-	}
+	run := s.checkRunLocked(r, checkRunID)
 	if run == nil {
 		s.mu.Unlock()
 		return fmt.Errorf("no check run %d", checkRunID)
@@ -385,12 +352,13 @@ func (s *Server) ClickCheckRunAction(fullName string, checkRunID int64, identifi
 			found = true
 		}
 	}
+	completed := run.Status == "completed"
 	u := s.userLocked(login, "User")
 	s.mu.Unlock()
 	if !found {
 		return fmt.Errorf("check run %d has no action %q", checkRunID, identifier)
 	}
-	if run.Status != "completed" {
+	if !completed {
 		return fmt.Errorf("check run %d: buttons show only on completed runs", checkRunID)
 	}
 	s.emitCheckRun(r, run, "requested_action", u, map[string]any{"requested_action": map[string]any{"identifier": identifier}})
@@ -415,62 +383,18 @@ func (s *Server) SetCollaborator(fullName, login, permission string) error {
 	return nil
 }
 
-// SetTeam creates or replaces org/slug with the given members (role member).
-func (s *Server) SetTeam(org, slug string, members ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.userLocked(org, "Organization")
-	key := org + "/" + slug
-	t := s.teams[key]
-	if t == nil {
-		t = &team{ID: s.id(), Org: org, Slug: slug, Name: slug}
-		s.teams[key] = t
-	}
-	t.Members = map[string]string{}
-	for _, m := range members {
-		s.userLocked(m, "User")
-		t.Members[m] = "member"
-	}
-}
-
-// SetEnvironment creates or replaces a repository's environment. Reviewers
-// name users by login and teams as "org/slug" (which must exist).
-func (s *Server) SetEnvironment(fullName string, env Environment) error {
-	r, err := s.repo(fullName)
-	if err != nil {
-		return err
-	}
-	if len(env.Reviewers) > 6 {
-		return fmt.Errorf("environment %s: at most 6 reviewers", env.Name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rv := range env.Reviewers {
-		if rv.Type == "Team" {
-			if s.teams[rv.Name] == nil {
-				return fmt.Errorf("environment %s: no team %s", env.Name, rv.Name)
-			}
-		} else {
-			s.userLocked(rv.Name, "User")
-		}
-	}
-	e := r.Environments[env.Name]
-	if e == nil {
-		e = &environment{ID: s.id(), Created: s.now(), ruleIDs: [3]int64{s.id(), s.id(), s.id()}}
-		r.Environments[env.Name] = e
-	}
-	e.Config, e.Updated = env, s.now()
-	return nil
-}
-
 // PR is a read-only view of a pull request, for assertions.
 type PR struct {
 	Number         int
+	Title, Body    string
 	State          string
+	Draft          bool
 	Merged         bool
+	Head, Base     string // branches
 	HeadSHA        string
 	BaseSHA        string
 	MergeCommitSHA string
+	Labels         []string
 }
 
 // PullRequest returns a view of a pull request.
@@ -485,7 +409,12 @@ func (s *Server) PullRequest(fullName string, number int) (PR, bool) {
 	if p == nil {
 		return PR{}, false
 	}
-	return PR{Number: p.Number, State: p.State, Merged: p.Merged, HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}, true
+	v := PR{Number: p.Number, Title: p.Title, Body: p.Body, State: p.State, Draft: p.Draft, Merged: p.Merged, Head: p.Head, Base: p.Base,
+		HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}
+	for _, l := range p.Labels {
+		v.Labels = append(v.Labels, l.Name)
+	}
+	return v, true
 }
 
 var _ = time.Second

@@ -16,67 +16,77 @@ import (
 // routes registers the REST surface. Patterns use GitHub's own path
 // templates so fault and counter keys read like the documentation.
 func (s *Server) routes() {
-	m := s.api
-	m.HandleFunc("GET /app", s.handleGetApp)
-	m.HandleFunc("GET /repos/{owner}/{repo}/installation", s.handleRepoInstallation)
-	m.HandleFunc("POST /app/installations/{installation_id}/access_tokens", s.handleAccessToken)
-	m.HandleFunc("GET /rate_limit", s.handleRateLimit)
+	// The App's own endpoints take its JWT (see appRoutes).
+	s.handle("GET /app", anyToken, s.handleGetApp)
+	s.handle("GET /repos/{owner}/{repo}/installation", anyToken, s.handleRepoInstallation)
+	s.handle("POST /app/installations/{installation_id}/access_tokens", anyToken, s.handleAccessToken)
+	s.handle("GET /rate_limit", anyToken, s.handleRateLimit)
+	s.handle("GET /installation/repositories", anyToken, s.handleInstallationRepos)
 
-	m.HandleFunc("GET /repos/{owner}/{repo}", s.withRepo(s.handleGetRepo))
-	m.HandleFunc("GET /repos/{owner}/{repo}/branches", s.withRepo(s.handleListBranches))
-	m.HandleFunc("GET /repos/{owner}/{repo}/branches/{branch}", s.withRepo(s.handleGetBranch))
-	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}", s.withRepo(s.handleGetCommit))
+	s.handle("GET /repos/{owner}/{repo}", metadataRead, s.withRepo(s.handleGetRepo))
+	s.handle("GET /repos/{owner}/{repo}/branches", contentsRead, s.withRepo(s.handleListBranches))
+	s.handle("GET /repos/{owner}/{repo}/branches/{branch}", contentsRead, s.withRepo(s.handleGetBranch))
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}", contentsRead, s.withRepo(s.handleGetCommit))
+	s.handle("GET /repos/{owner}/{repo}/contents/{path}", contentsRead, s.withRepo(s.handleGetContents))
 
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.withRepo(s.handleListPulls))
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}", s.withRepo(s.handleGetPull))
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", s.withRepo(s.handlePullFiles))
-	m.HandleFunc("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", s.withRepo(s.handleListReviews))
-	m.HandleFunc("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", s.withRepo(s.handleCreateReview))
+	s.handle("GET /repos/{owner}/{repo}/pulls", pullsRead, s.withRepo(s.handleListPulls))
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", pullsRead, s.withRepo(s.handleGetPull))
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pullsRead, s.withRepo(s.handlePullFiles))
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pullsRead, s.withRepo(s.handleListReviews))
+	s.handle("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pullsWrite, s.withRepo(s.handleCreateReview))
 
-	m.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.withRepo(s.handleListComments))
-	m.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.withRepo(s.handleCreateComment))
-	m.HandleFunc("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", s.withRepo(s.handleGetComment))
-	m.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", s.withRepo(s.handleEditComment))
-	m.HandleFunc("GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", s.withRepo(s.handleListReactions))
-	m.HandleFunc("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", s.withRepo(s.handleCreateReaction))
+	// Comments and labels of a pull request are its issue's: either
+	// permission reaches them.
+	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", issueOrPullRead, s.withRepo(s.handleListComments))
+	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", issueOrPullWrite, s.withRepo(s.handleCreateComment))
+	s.handle("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullRead, s.withRepo(s.handleGetComment))
+	s.handle("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullWrite, s.withRepo(s.handleEditComment))
+	s.handle("DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}", issueOrPullWrite, s.withRepo(s.handleDeleteComment))
+	s.handle("GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", issueOrPullRead, s.withRepo(s.handleListReactions))
+	s.handle("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", issueOrPullWrite, s.withRepo(s.handleCreateReaction))
+	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/labels", issueOrPullRead, s.withRepo(s.handleListIssueLabels))
 
-	m.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{username}/permission", s.withRepo(s.handlePermission))
-	m.HandleFunc("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", s.handleTeamMembership)
+	s.handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", metadataRead, s.withRepo(s.handlePermission))
+	s.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", membersRead, s.handleTeamMembership)
 
-	m.HandleFunc("POST /repos/{owner}/{repo}/check-runs", s.withRepo(s.handleCreateCheckRun))
-	m.HandleFunc("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", s.withRepo(s.handleGetCheckRun))
-	m.HandleFunc("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", s.withRepo(s.handleUpdateCheckRun))
-	m.HandleFunc("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", s.withRepo(s.handleListAnnotations))
-	m.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", s.withRepo(s.handleListCheckRunsForRef))
+	s.handle("POST /repos/{owner}/{repo}/check-runs", checksWrite, s.withRepo(s.handleCreateCheckRun))
+	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", checksRead, s.withRepo(s.handleGetCheckRun))
+	s.handle("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", checksWrite, s.withRepo(s.handleUpdateCheckRun))
+	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", checksRead, s.withRepo(s.handleListAnnotations))
+	s.handle("POST /repos/{owner}/{repo}/check-runs/{check_run_id}/rerequest", checksWrite, s.withRepo(s.handleRerequestCheckRun))
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", checksRead, s.withRepo(s.handleListCheckRunsForRef))
+	s.handle("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}", checksRead, s.withRepo(s.handleGetCheckSuite))
+	s.handle("POST /repos/{owner}/{repo}/check-suites/{check_suite_id}/rerequest", checksWrite, s.withRepo(s.handleRerequestCheckSuite))
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/check-suites", checksRead, s.withRepo(s.handleListCheckSuitesForRef))
 
-	m.HandleFunc("POST /repos/{owner}/{repo}/deployments", s.withRepo(s.handleCreateDeployment))
-	m.HandleFunc("GET /repos/{owner}/{repo}/deployments", s.withRepo(s.handleListDeployments))
-	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}", s.withRepo(s.handleGetDeployment))
-	m.HandleFunc("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", s.withRepo(s.handleCreateDeploymentStatus))
-	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", s.withRepo(s.handleListDeploymentStatuses))
-	m.HandleFunc("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}", s.withRepo(s.handleGetDeploymentStatus))
+	s.handle("POST /repos/{owner}/{repo}/deployments", deploymentsWrite, s.withRepo(s.handleCreateDeployment))
+	s.handle("GET /repos/{owner}/{repo}/deployments", deploymentsRead, s.withRepo(s.handleListDeployments))
+	s.handle("GET /repos/{owner}/{repo}/deployments/{deployment_id}", deploymentsRead, s.withRepo(s.handleGetDeployment))
+	s.handle("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", deploymentsWrite, s.withRepo(s.handleCreateDeploymentStatus))
+	s.handle("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", deploymentsRead, s.withRepo(s.handleListDeploymentStatuses))
+	s.handle("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}", deploymentsRead, s.withRepo(s.handleGetDeploymentStatus))
 
-	m.HandleFunc("GET /repos/{owner}/{repo}/environments/{environment_name}", s.withRepo(s.handleGetEnvironment))
-	m.HandleFunc("GET /repos/{owner}/{repo}/contents/{path}", s.withRepo(s.handleGetContents))
-	m.HandleFunc("GET /installation/repositories", s.handleInstallationRepos)
+	s.handle("GET /repos/{owner}/{repo}/environments", actionsRead, s.withRepo(s.handleListEnvironments))
+	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}", actionsRead, s.withRepo(s.handleGetEnvironment))
+	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", actionsRead, s.withRepo(s.handleListBranchPolicies))
+	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}", actionsRead, s.withRepo(s.handleGetBranchPolicy))
 }
 
 type repoHandler func(w http.ResponseWriter, r *http.Request, rp *repo, c *caller)
 
-// withRepo resolves {owner}/{repo} and checks that the caller's installation
-// covers it: GitHub answers 404, not 403, for repositories a token cannot see.
+// withRepo resolves {owner}/{repo} and checks that the caller's token
+// covers it: GitHub answers 404, not 403, for repositories a token cannot
+// see (authorize has answered already; this keeps handlers safe alone).
 func (s *Server) withRepo(h repoHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := callerFrom(r)
+		var rp *repo
 		s.mu.Lock()
-		rp := s.repos[r.PathValue("owner")+"/"+r.PathValue("repo")]
-		ok := rp != nil && c != nil
-		if ok && c.kind == callerToken {
-			in := s.installationForLocked(rp)
-			ok = in != nil && in.ID == c.installationID
+		if c != nil {
+			rp = s.visibleRepoLocked(c, r.PathValue("owner")+"/"+r.PathValue("repo"))
 		}
 		s.mu.Unlock()
-		if !ok {
+		if rp == nil {
 			writeError(w, http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
 			return
 		}
@@ -89,7 +99,7 @@ func (s *Server) handleRateLimit(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	used, reset := 0, s.clock.Now().Add(time.Hour)
 	if c != nil {
-		win := s.windowLocked(c.key)
+		win := s.windowLocked(c.rateKey)
 		used, reset = win.used, win.reset
 	}
 	s.mu.Unlock()
@@ -111,11 +121,15 @@ func (s *Server) handleGetRepo(w http.ResponseWriter, r *http.Request, rp *repo,
 func (s *Server) handleListBranches(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
 	refs := s.refs(r.Context(), rp.GitDir)
 	var names []string
+	want := r.URL.Query().Get("protected")
+	s.mu.Lock()
 	for ref := range refs {
-		if strings.HasPrefix(ref, "refs/heads/") {
-			names = append(names, strings.TrimPrefix(ref, "refs/heads/"))
+		n, ok := strings.CutPrefix(ref, "refs/heads/")
+		if ok && (want == "" || want == fmt.Sprint(rp.Protected[n])) {
+			names = append(names, n)
 		}
 	}
+	s.mu.Unlock()
 	sort.Strings(names)
 	page, ok := paginate(w, r, names)
 	if !ok {
@@ -124,7 +138,7 @@ func (s *Server) handleListBranches(w http.ResponseWriter, r *http.Request, rp *
 	out := []any{}
 	s.mu.Lock()
 	for _, n := range page {
-		out = append(out, map[string]any{"name": n, "commit": s.commitRefJSON(rp, refs["refs/heads/"+n]), "protected": false})
+		out = append(out, map[string]any{"name": n, "commit": s.commitRefJSON(rp, refs["refs/heads/"+n]), "protected": rp.Protected[n]})
 	}
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
@@ -143,9 +157,12 @@ func (s *Server) handleGetBranch(w http.ResponseWriter, r *http.Request, rp *rep
 		return
 	}
 	api := s.URL() + "/repos/" + rp.FullName() + "/branches/" + name
+	s.mu.Lock()
+	protected := rp.Protected[name]
+	s.mu.Unlock()
 	writeJSON(w, 200, map[string]any{
-		"name": name, "commit": commit, "protected": false, "protection_url": api + "/protection",
-		"protection": map[string]any{"enabled": false, "required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []any{}, "checks": []any{}}},
+		"name": name, "commit": commit, "protected": protected, "protection_url": api + "/protection",
+		"protection": map[string]any{"enabled": protected, "required_status_checks": map[string]any{"enforcement_level": "off", "contexts": []any{}, "checks": []any{}}},
 		"_links":     map[string]any{"self": api, "html": s.URL() + "/" + rp.FullName() + "/tree/" + name},
 	})
 }
@@ -385,7 +402,7 @@ func (s *Server) handleCreateReview(w http.ResponseWriter, r *http.Request, rp *
 	body := s.reviewJSON(rp, p, rv)
 	s.mu.Unlock()
 	if rv.State != "PENDING" {
-		s.emitReview(rp, p, rv)
+		s.emitReview(rp, p, rv, "submitted", rv.User, nil)
 	}
 	writeJSON(w, 200, body)
 }
@@ -447,7 +464,7 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, rp 
 	body := s.commentJSON(rp, cm)
 	s.mu.Unlock()
 	w.Header().Set("Location", body["url"].(string))
-	s.emitComment(rp, cm, "created", nil)
+	s.emitComment(rp, cm, "created", cm.User, nil)
 	writeJSON(w, 201, body)
 }
 
@@ -496,7 +513,7 @@ func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, rp *r
 	cm.Body, cm.Updated = *req.Body, s.now()
 	body := s.commentJSON(rp, cm)
 	s.mu.Unlock()
-	s.emitComment(rp, cm, "edited", map[string]any{"body": map[string]any{"from": old}})
+	s.emitComment(rp, cm, "edited", c.user, map[string]any{"body": map[string]any{"from": old}})
 	writeJSON(w, 200, body)
 }
 
@@ -607,37 +624,6 @@ func (s *Server) handlePermission(w http.ResponseWriter, r *http.Request, rp *re
 	writeJSON(w, 200, map[string]any{"permission": perm, "role_name": roleName, "user": uj})
 }
 
-func (s *Server) handleTeamMembership(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.teams[r.PathValue("org")+"/"+r.PathValue("team_slug")]
-	login := r.PathValue("username")
-	if t == nil {
-		writeError(w, 404, "Not Found", "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user")
-		return
-	}
-	role, ok := t.Members[login]
-	if !ok {
-		writeError(w, 404, "Not Found", "https://docs.github.com/rest/teams/members#get-team-membership-for-a-user")
-		return
-	}
-	writeJSON(w, 200, map[string]any{
-		"url":  fmt.Sprintf("%s/teams/%d/memberships/%s", s.URL(), t.ID, login),
-		"role": role, "state": "active",
-	})
-}
-
-func (s *Server) handleGetEnvironment(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := rp.Environments[r.PathValue("environment_name")]
-	if e == nil {
-		writeError(w, 404, "Not Found", "https://docs.github.com/rest/deployments/environments#get-an-environment")
-		return
-	}
-	writeJSON(w, 200, s.environmentJSON(rp, e))
-}
-
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -691,8 +677,9 @@ func (s *Server) gitBytes(r *http.Request, dir string, args ...string) ([]byte, 
 	return cmd.Output()
 }
 
-// handleInstallationRepos lists the repositories the token's installation
-// covers (every repo of the account: repository_selection "all").
+// handleInstallationRepos lists the repositories the token can see: every
+// repository of the installation's account (repository_selection "all"),
+// or those the token was narrowed to ("selected").
 func (s *Server) handleInstallationRepos(w http.ResponseWriter, r *http.Request) {
 	c := callerFrom(r)
 	if c == nil || c.kind != callerToken {
@@ -701,8 +688,8 @@ func (s *Server) handleInstallationRepos(w http.ResponseWriter, r *http.Request)
 	}
 	s.mu.Lock()
 	var list []*repo
-	for _, rp := range s.repos {
-		if in := s.installationForLocked(rp); in != nil && in.ID == c.installationID {
+	for full := range s.repos {
+		if rp := s.visibleRepoLocked(c, full); rp != nil {
 			list = append(list, rp)
 		}
 	}
@@ -721,5 +708,9 @@ func (s *Server) handleInstallationRepos(w http.ResponseWriter, r *http.Request)
 		out = append(out, m)
 	}
 	s.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"total_count": total, "repository_selection": "all", "repositories": out})
+	selection := "all"
+	if c.repos != nil {
+		selection = "selected"
+	}
+	writeJSON(w, 200, map[string]any{"total_count": total, "repository_selection": selection, "repositories": out})
 }

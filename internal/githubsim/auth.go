@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,9 +26,12 @@ const (
 // caller is who sent a request.
 type caller struct {
 	kind           callerKind
-	key            string // rate-limit and counter key: "app" or the token
+	key            string // ETag and counter key: "app" or the token
+	rateKey        string // primary rate-limit key: "app" or the installation
 	installationID int64
-	user           *user // the App's bot for tokens
+	user           *user             // the App's bot for tokens
+	perms          map[string]string // a token's permissions
+	repos          map[int64]bool    // a token's repositories; nil: all of the installation's
 }
 
 func contextWithCaller(ctx context.Context, c *caller) context.Context {
@@ -72,7 +74,7 @@ func (s *Server) authenticate(r *http.Request, route string) (*caller, int, stri
 			if !appRoutes[route] {
 				return nil, http.StatusForbidden, "Resource not accessible by integration"
 			}
-			return &caller{kind: callerApp, key: "app"}, 0, ""
+			return &caller{kind: callerApp, key: "app", rateKey: "app"}, 0, ""
 		}
 		s.mu.Lock()
 		t := s.tokens[cred]
@@ -87,19 +89,28 @@ func (s *Server) authenticate(r *http.Request, route string) (*caller, int, stri
 		if appRoutes[route] {
 			return nil, http.StatusUnauthorized, "A JSON web token could not be decoded"
 		}
-		return &caller{kind: callerToken, key: t.Value, installationID: t.InstallationID, user: bot}, 0, ""
+		// GitHub counts the primary limit per installation, not per token:
+		// minting tokens buys no budget. ETags stay per token.
+		return &caller{
+			kind: callerToken, key: t.Value, rateKey: fmt.Sprintf("installation:%d", t.InstallationID),
+			installationID: t.InstallationID, user: bot, perms: t.Permissions, repos: t.Repos,
+		}, 0, ""
 	}
 	return nil, http.StatusUnauthorized, "Bad credentials"
 }
 
-// verifyJWT checks an RS256 App JWT against the App's public key. Times are
-// checked against the wall clock, which is what the signing libraries use,
-// with GitHub's allowances: at most 10 minutes of life, 60 s of drift.
+// verifyJWT checks an RS256 App JWT against the App's public key, as
+// GitHub does: the issuer is the App's id or its client id, the token has
+// not expired, exp is at most 10 minutes ahead and iat is not in the future
+// (GitHub's 60 s allowance for clock drift is for backdating iat, so a JWT
+// may live at most 10 minutes and 60 s). Times are checked against the wall
+// clock, the clock the signing libraries read, so a test's ManualClock
+// (token expiry, rate-limit windows) does not invalidate the App's JWTs.
 func (s *Server) verifyJWT(tok string) error {
 	parts := strings.Split(tok, ".")
 	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("jwt header: %w", err)
 	}
 	var hdr struct {
 		Alg string `json:"alg"`
@@ -109,7 +120,7 @@ func (s *Server) verifyJWT(tok string) error {
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return err
+		return fmt.Errorf("jwt signature: %w", err)
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if err := rsa.VerifyPKCS1v15(&s.opts.AppKey.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
@@ -117,25 +128,51 @@ func (s *Server) verifyJWT(tok string) error {
 	}
 	cb, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return err
+		return fmt.Errorf("jwt claims: %w", err)
 	}
 	var claims struct {
-		Iss any   `json:"iss"`
-		Iat int64 `json:"iat"`
-		Exp int64 `json:"exp"`
+		Iss any         `json:"iss"`
+		Iat json.Number `json:"iat"`
+		Exp json.Number `json:"exp"`
 	}
-	if err := json.Unmarshal(cb, &claims); err != nil {
-		return err
+	dec := json.NewDecoder(strings.NewReader(string(cb)))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return fmt.Errorf("jwt claims: %w", err)
 	}
-	if fmt.Sprint(claims.Iss) != strconv.FormatInt(s.opts.AppID, 10) && fmt.Sprint(claims.Iss) != s.opts.AppSlug {
-		return errors.New("jwt: wrong issuer")
+	// GitHub takes the App id as a number or a string, or the client id.
+	iss := fmt.Sprint(claims.Iss)
+	if n, ok := claims.Iss.(json.Number); ok {
+		iss = n.String()
+	}
+	if iss != strconv.FormatInt(s.opts.AppID, 10) && iss != s.opts.ClientID {
+		return errors.New("jwt: iss is neither the App id nor its client id")
+	}
+	// GitHub rejects timestamps that are not integers.
+	iat, err1 := strconv.ParseInt(claims.Iat.String(), 10, 64)
+	exp, err2 := strconv.ParseInt(claims.Exp.String(), 10, 64)
+	if err1 != nil || err2 != nil {
+		return errors.New("jwt: iat and exp must be integers")
 	}
 	now := time.Now().Unix()
-	if claims.Exp <= now || claims.Iat > now+60 || claims.Exp-claims.Iat > 600+60 {
-		return errors.New("jwt: expired or too long")
+	switch {
+	case exp <= now:
+		return errors.New("jwt: expired")
+	case exp > now+maxJWTLife:
+		return errors.New("jwt: exp too far in the future")
+	case iat > now:
+		return errors.New("jwt: iat in the future")
+	case exp-iat > maxJWTLife+jwtDrift:
+		return errors.New("jwt: lives longer than 10 minutes")
 	}
 	return nil
 }
+
+// GitHub's JWT limits: 10 minutes of life, iat backdated by up to 60 s.
+const (
+	maxJWTLife = 600
+	jwtDrift   = 60
+)
 
 // SignAppJWT makes a JWT for the hosted App, as ghinstallation would, with
 // the given issue and expiry times (tests use it to send expired ones).
@@ -147,140 +184,6 @@ func (s *Server) SignAppJWT(iat, exp time.Time) string {
 	sum := sha256.Sum256([]byte(h + "." + p))
 	sig, _ := rsa.SignPKCS1v15(rand.Reader, s.opts.AppKey, crypto.SHA256, sum[:])
 	return h + "." + p + "." + enc.EncodeToString(sig)
-}
-
-const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-func newTokenValue() string {
-	b := make([]byte, 36)
-	for i := range b {
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(tokenAlphabet))))
-		b[i] = tokenAlphabet[n.Int64()]
-	}
-	return "ghs_" + string(b)
-}
-
-// IssueToken mints an installation token directly (as POST
-// /app/installations/{id}/access_tokens would) for tests that do not need to
-// go through the App's JWT.
-func (s *Server) IssueToken(installationID int64) (string, time.Time, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.installs[installationID]; !ok {
-		return "", time.Time{}, fmt.Errorf("no installation %d", installationID)
-	}
-	t := &token{Value: newTokenValue(), InstallationID: installationID, Expires: s.now().Add(s.opts.TokenTTL)}
-	s.tokens[t.Value] = t
-	return t.Value, t.Expires, nil
-}
-
-// RevokeToken makes a token unknown, as DELETE /installation/token does.
-func (s *Server) RevokeToken(tok string) {
-	s.mu.Lock()
-	delete(s.tokens, tok)
-	s.mu.Unlock()
-}
-
-// appPermissions are the permissions the hosted App was granted.
-func appPermissions() map[string]any {
-	return map[string]any{
-		"checks": "write", "deployments": "write", "pull_requests": "write", "issues": "write",
-		"contents": "read", "metadata": "read", "actions": "read", "members": "read",
-	}
-}
-
-var appEvents = []any{"check_run", "check_suite", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
-
-func (s *Server) appJSON() map[string]any {
-	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)
-	owner := s.users[s.opts.AppSlug+"[bot]"]
-	for _, in := range s.installs {
-		owner = in.Account
-		break
-	}
-	return map[string]any{
-		"id": s.opts.AppID, "slug": s.opts.AppSlug, "node_id": nodeID("A_", s.opts.AppID),
-		"client_id": "Iv1.sim" + strconv.FormatInt(s.opts.AppID, 10),
-		"owner":     s.userJSON(owner), "name": s.opts.AppSlug, "description": "Honua GitOps (emulated)",
-		"external_url": s.URL(), "html_url": s.URL() + "/apps/" + s.opts.AppSlug,
-		"created_at": created, "updated_at": created,
-		"permissions": appPermissions(), "events": appEvents, "installations_count": len(s.installs),
-	}
-}
-
-func (s *Server) installationJSON(in *installation) map[string]any {
-	ts := in.Created.Format(time.RFC3339)
-	return map[string]any{
-		"id": in.ID, "account": s.userJSON(in.Account), "repository_selection": "all",
-		"access_tokens_url": fmt.Sprintf("%s/app/installations/%d/access_tokens", s.URL(), in.ID),
-		"repositories_url":  s.URL() + "/installation/repositories",
-		"html_url":          fmt.Sprintf("%s/settings/installations/%d", s.URL(), in.ID),
-		"app_id":            s.opts.AppID, "app_slug": s.opts.AppSlug, "client_id": "Iv1.sim" + strconv.FormatInt(s.opts.AppID, 10),
-		"target_id": in.Account.ID, "target_type": in.Account.Type,
-		"permissions": appPermissions(), "events": appEvents,
-		"created_at": ts, "updated_at": ts, "single_file_name": nil,
-		"suspended_by": nil, "suspended_at": nil,
-	}
-}
-
-func (s *Server) handleGetApp(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	body := s.appJSON()
-	s.mu.Unlock()
-	writeJSON(w, 200, body)
-}
-
-func (s *Server) handleRepoInstallation(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rp := s.repos[r.PathValue("owner")+"/"+r.PathValue("repo")]
-	if rp == nil {
-		writeError(w, 404, "Not Found", "")
-		return
-	}
-	in := s.installationForLocked(rp)
-	if in == nil {
-		writeError(w, 404, "Not Found", "")
-		return
-	}
-	writeJSON(w, 200, s.installationJSON(in))
-}
-
-func (s *Server) installationForLocked(rp *repo) *installation {
-	for _, in := range s.installs {
-		if in.Account.Login == rp.Owner.Login {
-			return in
-		}
-	}
-	return nil
-}
-
-func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("installation_id"), 10, 64)
-	if err != nil {
-		writeError(w, 404, "Not Found", "")
-		return
-	}
-	var req struct {
-		Repositories []string       `json:"repositories"`
-		Permissions  map[string]any `json:"permissions"`
-	}
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	tok, exp, err := s.IssueToken(id)
-	if err != nil {
-		writeError(w, 404, "Not Found", "")
-		return
-	}
-	perms := appPermissions()
-	if len(req.Permissions) > 0 {
-		perms = req.Permissions
-	}
-	writeJSON(w, 201, map[string]any{
-		"token": tok, "expires_at": exp.Format(time.RFC3339),
-		"permissions": perms, "repository_selection": "all",
-	})
 }
 
 func nodeID(prefix string, id int64) string {

@@ -1,7 +1,7 @@
 package githubsim
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -53,6 +53,14 @@ func validateCheckRun(req *checkRunRequest) (field, msg string) {
 	}
 	if req.Conclusion != nil && !checkConclusions[*req.Conclusion] {
 		return "conclusion", "conclusion is not included in the list"
+	}
+	// GitHub: conclusion is required if you provide completed_at or a
+	// status of completed.
+	if req.Conclusion == nil && req.CompletedAt != nil {
+		return "conclusion", "conclusion is required when completed_at is provided"
+	}
+	if req.Conclusion == nil && req.Status != nil && *req.Status == "completed" {
+		return "conclusion", "conclusion is required when status is completed"
 	}
 	if o := req.Output; o != nil {
 		if o.Summary != nil && utf8.RuneCountInString(*o.Summary) > maxOutputText {
@@ -111,23 +119,47 @@ func (s *Server) handleCreateCheckRun(w http.ResponseWriter, r *http.Request, rp
 		validationFailed(w, "CheckRun", "head_sha", "invalid", "No commit found for SHA: "+*req.HeadSHA)
 		return
 	}
-	s.mu.Lock()
-	run := &checkRun{ID: s.id(), Name: *req.Name, HeadSHA: sha, Status: "queued", Started: s.now()}
-	run.SuiteID = s.suiteIDLocked(rp, sha)
+	run := &checkRun{Name: *req.Name, HeadSHA: sha, Status: "queued", App: s.hosted}
 	if msg := s.applyCheckRun(run, &req); msg != "" {
-		s.mu.Unlock()
 		validationFailed(w, "CheckRun", "conclusion", "invalid", msg)
 		return
 	}
-	rp.CheckRuns = append(rp.CheckRuns, run)
+	s.addCheckRun(r.Context(), rp, run, c.user)
+	s.mu.Lock()
 	body := s.checkRunJSON(rp, run)
+	s.mu.Unlock()
+	writeJSON(w, 201, body)
+}
+
+// addCheckRun files a new run in its App's suite on the commit (creating
+// the suite) and announces it: check_run created, then completed when it
+// was created completed, then check_suite completed when that completes
+// the suite.
+func (s *Server) addCheckRun(ctx context.Context, rp *repo, run *checkRun, sender *user) {
+	s.mu.Lock()
+	has := s.suiteLocked(rp, run.App, run.HeadSHA) != nil
+	s.mu.Unlock()
+	var o suiteOrigin
+	if !has {
+		o = s.originOf(ctx, rp, run.HeadSHA)
+	}
+	s.mu.Lock()
+	cs, _ := s.ensureSuiteLocked(rp, run.App, run.HeadSHA, o)
+	run.ID, run.SuiteID = s.id(), cs.ID
+	if run.Started.IsZero() {
+		run.Started = s.now()
+	}
+	rp.CheckRuns = append(rp.CheckRuns, run)
+	suiteDone := s.refreshSuiteLocked(rp, cs)
 	completed := run.Status == "completed"
 	s.mu.Unlock()
-	s.emitCheckRun(rp, run, "created", c.user, nil)
+	s.emitCheckRun(rp, run, "created", sender, nil)
 	if completed {
-		s.emitCheckRun(rp, run, "completed", c.user, nil)
+		s.emitCheckRun(rp, run, "completed", sender, nil)
 	}
-	writeJSON(w, 201, body)
+	if suiteDone {
+		s.emitCheckSuite(rp, cs, "completed", sender)
+	}
 }
 
 // applyCheckRun merges a create/update request into run; annotations
@@ -182,12 +214,19 @@ func (s *Server) applyCheckRun(run *checkRun, req *checkRunRequest) string {
 	return ""
 }
 
-func (s *Server) checkRunFrom(w http.ResponseWriter, r *http.Request, rp *repo) *checkRun {
-	id, _ := pathInt(r, "check_run_id")
+func (s *Server) checkRunLocked(rp *repo, id int64) *checkRun {
 	for _, c := range rp.CheckRuns {
 		if c.ID == id {
 			return c
 		}
+	}
+	return nil
+}
+
+func (s *Server) checkRunFrom(w http.ResponseWriter, r *http.Request, rp *repo) *checkRun {
+	id, _ := pathInt(r, "check_run_id")
+	if c := s.checkRunLocked(rp, id); c != nil {
+		return c
 	}
 	writeError(w, 404, "Not Found", "https://docs.github.com/rest/checks/runs#get-a-check-run")
 	return nil
@@ -201,6 +240,9 @@ func (s *Server) handleGetCheckRun(w http.ResponseWriter, r *http.Request, rp *r
 	}
 }
 
+// handleUpdateCheckRun: an App updates its own runs only. A completed run
+// keeps its status, conclusion and completed_at (GitHub wants a new run);
+// its output, name, actions, details_url and external_id may still change.
 func (s *Server) handleUpdateCheckRun(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
 	var req checkRunRequest
 	if !decodeBody(w, r, &req) {
@@ -216,8 +258,19 @@ func (s *Server) handleUpdateCheckRun(w http.ResponseWriter, r *http.Request, rp
 		s.mu.Unlock()
 		return
 	}
+	if run.App != s.hosted {
+		s.mu.Unlock()
+		writeError(w, 403, msgNotAccessible, "https://docs.github.com/rest/checks/runs#update-a-check-run")
+		return
+	}
 	wasCompleted := run.Status == "completed"
+	if wasCompleted && (req.Status != nil || req.Conclusion != nil || req.CompletedAt != nil) {
+		s.mu.Unlock()
+		validationFailed(w, "CheckRun", "status", "invalid", "a completed check run's status, conclusion and completed_at cannot change: create a new check run")
+		return
+	}
 	saved := *run
+	oldStatus := run.Status
 	if msg := s.applyCheckRun(run, &req); msg != "" {
 		*run = saved
 		s.mu.Unlock()
@@ -226,9 +279,17 @@ func (s *Server) handleUpdateCheckRun(w http.ResponseWriter, r *http.Request, rp
 	}
 	body := s.checkRunJSON(rp, run)
 	nowCompleted := run.Status == "completed"
+	var suiteDone bool
+	cs := s.suiteByIDLocked(rp, run.SuiteID)
+	if cs != nil && run.Status != oldStatus {
+		suiteDone = s.refreshSuiteLocked(rp, cs)
+	}
 	s.mu.Unlock()
 	if nowCompleted && !wasCompleted {
 		s.emitCheckRun(rp, run, "completed", c.user, nil)
+	}
+	if suiteDone {
+		s.emitCheckSuite(rp, cs, "completed", c.user)
 	}
 	writeJSON(w, 200, body)
 }
@@ -282,7 +343,7 @@ func (s *Server) handleListCheckRunsForRef(w http.ResponseWriter, r *http.Reques
 		if st := q.Get("status"); st != "" && st != run.Status {
 			continue
 		}
-		if a := q.Get("app_id"); a != "" && a != fmt.Sprint(s.opts.AppID) {
+		if a := q.Get("app_id"); a != "" && a != fmt.Sprint(run.App.ID) {
 			continue
 		}
 		list = append(list, run)
@@ -315,6 +376,8 @@ func (s *Server) handleListCheckRunsForRef(w http.ResponseWriter, r *http.Reques
 // CheckRun is a read-only view of a check run, for assertions.
 type CheckRun struct {
 	ID          int64
+	AppSlug     string // the App that owns the run
+	SuiteID     int64
 	Name        string
 	HeadSHA     string
 	Status      string
@@ -339,7 +402,7 @@ func (s *Server) CheckRuns(fullName, sha string) []CheckRun {
 		if sha != "" && c.HeadSHA != sha {
 			continue
 		}
-		v := CheckRun{ID: c.ID, Name: c.Name, HeadSHA: c.HeadSHA, Status: c.Status, Conclusion: c.Conclusion, Title: c.Title, Summary: c.Summary, Text: c.Text, Annotations: len(c.Annotations)}
+		v := CheckRun{ID: c.ID, AppSlug: c.App.Slug, SuiteID: c.SuiteID, Name: c.Name, HeadSHA: c.HeadSHA, Status: c.Status, Conclusion: c.Conclusion, Title: c.Title, Summary: c.Summary, Text: c.Text, Annotations: len(c.Annotations)}
 		for _, a := range c.Actions {
 			id, _ := a["identifier"].(string)
 			v.Actions = append(v.Actions, id)
@@ -348,5 +411,3 @@ func (s *Server) CheckRuns(fullName, sha string) []CheckRun {
 	}
 	return out
 }
-
-var _ = json.Marshal

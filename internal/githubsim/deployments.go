@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -59,8 +58,8 @@ func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	s.mu.Lock()
-	// required_contexts: omitted means every check must pass; [] skips the
-	// check; a list names the checks that must pass.
+	// required_contexts: omitted means every check (of every App) must
+	// succeed; [] skips the check; a list names the checks that must.
 	var failing []any
 	passing := map[string]bool{}
 	latest := map[string]*checkRun{}
@@ -72,7 +71,9 @@ func (s *Server) handleCreateDeployment(w http.ResponseWriter, r *http.Request, 
 		}
 	}
 	for name, run := range latest {
-		ok := run.Status == "completed" && (run.Conclusion == "success" || run.Conclusion == "neutral" || run.Conclusion == "skipped")
+		// A deployment's contexts must be in a success state: neutral and
+		// skipped, which pass branch protection, do not pass here.
+		ok := run.Status == "completed" && run.Conclusion == "success"
 		passing[name] = ok
 		if !ok && req.RequiredContexts == nil {
 			state := "pending"
@@ -319,5 +320,3 @@ func (s *Server) Deployments(fullName string) []Deployment {
 	}
 	return out
 }
-
-var _ = strings.TrimSpace

@@ -338,7 +338,11 @@ func TestCheckRunsAndDeployments(t *testing.T) {
 }
 
 func TestGitSmartHTTP(t *testing.T) {
-	f := newFixture(t, githubsim.Options{})
+	// Pushing needs contents:write, which app.yml does not grant: this
+	// emulator's App is granted it for the test.
+	perms := githubsim.DefaultPermissions()
+	perms["contents"] = "write"
+	f := newFixture(t, githubsim.Options{Permissions: perms})
 	ctx := context.Background()
 	tok, err := f.itr.Token(ctx)
 	if err != nil {
@@ -385,6 +389,19 @@ func TestGitSmartHTTP(t *testing.T) {
 	run("add", "b.txt")
 	run("commit", "-q", "-m", "b")
 	run("push", "-q", "origin", "HEAD:refs/heads/feature")
+	// A token with contents:read fetches but cannot push (403).
+	readTok, _, err := f.sim.IssueScopedToken(f.inst, githubsim.TokenScope{Permissions: map[string]string{"contents": "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := strings.Replace(f.sim.CloneURL(f.repo), "http://", "http://x-access-token:"+readTok+"@", 1)
+	run("fetch", "-q", ro)
+	push := exec.Command("git", "push", "-q", ro, "HEAD:refs/heads/other")
+	push.Dir = dir
+	push.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+	if out, err := push.CombinedOutput(); err == nil || !strings.Contains(string(out), "403") {
+		t.Errorf("push with contents:read: %v\n%s", err, out)
+	}
 	f.sim.FlushWebhooks(ctx)
 	found := false
 	for _, d := range f.sim.DeliveriesOf("push", "") {

@@ -248,8 +248,18 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Invalid username or token. Password authentication is not supported for Git operations.", http.StatusUnauthorized)
 		return
 	}
-	if rp == nil || in == nil || in.ID != t.InstallationID {
+	if rp == nil || in == nil || in.ID != t.InstallationID || (t.Repos != nil && !t.Repos[rp.ID]) {
 		http.Error(w, "Repository not found.", http.StatusNotFound)
+		return
+	}
+	// Fetching needs contents:read, pushing contents:write.
+	pushing := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
+	need := contentsRead
+	if pushing {
+		need = needs("contents", "write")
+	}
+	if !need.allows(t.Permissions) {
+		http.Error(w, fmt.Sprintf("Permission to %s.git denied to %s.", full, s.BotLogin()), http.StatusForbidden)
 		return
 	}
 	route := "GIT " + r.Method
@@ -266,9 +276,9 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.count(route, pass, func(c *Counter) { c.Calls++ })
-	pushing := strings.HasSuffix(r.URL.Path, "/git-receive-pack")
+	receiving := strings.HasSuffix(r.URL.Path, "/git-receive-pack") // the push itself
 	var before map[string]string
-	if pushing {
+	if receiving {
 		before = s.refs(r.Context(), rp.GitDir)
 	}
 	gitPath, err := exec.LookPath("git")
@@ -296,7 +306,7 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		InheritEnv: []string{"PATH"},
 	}
 	h.ServeHTTP(w, r2)
-	if pushing {
+	if receiving {
 		after := s.refs(r.Context(), rp.GitDir)
 		s.afterPush(r.Context(), rp, before, after, s.botUser())
 	}

@@ -29,7 +29,20 @@ const (
 	// SecondaryLimit answers 403 with retry-after and a documentation_url
 	// ending in secondary-rate-limits.
 	SecondaryLimit
+	// SecondaryLimit429 answers 429 with retry-after (GitHub answers a
+	// secondary limit with 403 or 429).
+	SecondaryLimit429
+	// SecondaryLimitNoRetryAfter answers 403 without retry-after: the
+	// client must wait until x-ratelimit-reset or back off (at least a
+	// minute, GitHub says).
+	SecondaryLimitNoRetryAfter
+	// SecondaryLimit429NoRetryAfter answers 429 without retry-after.
+	SecondaryLimit429NoRetryAfter
 )
+
+// secondaryLimitDoc is the documentation_url of GitHub's secondary-limit
+// answers (go-github recognises its suffix).
+const secondaryLimitDoc = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 
 type forcedLimit struct {
 	kind       RateLimitKind
@@ -89,8 +102,8 @@ func (s *Server) takeFault(route string) *Fault {
 }
 
 // ForceRateLimit makes route (or "*") answer as rate limited the next times
-// requests (times <= 0: until ClearFaults). retryAfter is used by
-// SecondaryLimit (default 60s).
+// requests (times <= 0: until ClearFaults). retryAfter is the Retry-After
+// of SecondaryLimit and SecondaryLimit429 (default 60s).
 func (s *Server) ForceRateLimit(route string, kind RateLimitKind, times int, retryAfter time.Duration) {
 	if retryAfter == 0 {
 		retryAfter = time.Minute
@@ -100,7 +113,8 @@ func (s *Server) ForceRateLimit(route string, kind RateLimitKind, times int, ret
 	s.rateForce[route] = append(s.rateForce[route], &forcedLimit{kind: kind, times: times, retryAfter: retryAfter})
 }
 
-// window returns the caller's current primary-limit window.
+// windowLocked returns the current primary-limit window of a rate key
+// (an installation, or "app" for the App's JWT).
 func (s *Server) windowLocked(key string) *rateWindow {
 	now := s.clock.Now()
 	w := s.rateUsed[key]
@@ -113,7 +127,7 @@ func (s *Server) windowLocked(key string) *rateWindow {
 
 // rateLimited answers the request as rate limited when forced to or when the
 // caller has spent its primary limit.
-func (s *Server) rateLimited(w *bufferedResponse, route, key, method string) bool {
+func (s *Server) rateLimited(w *bufferedResponse, route, key string) bool {
 	s.mu.Lock()
 	var fl *forcedLimit
 	for _, k := range []string{route, "*"} {
@@ -149,11 +163,24 @@ func (s *Server) rateLimited(w *bufferedResponse, route, key, method string) boo
 		writeError(w, status, "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.",
 			"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit")
 	}
+	secondary := func(status int, retryAfter bool) {
+		if retryAfter {
+			w.header.Set("Retry-After", strconv.Itoa(int(fl.retryAfter.Seconds())))
+		}
+		writeError(w, status, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.", secondaryLimitDoc)
+	}
 	switch {
 	case fl != nil && fl.kind == SecondaryLimit:
-		w.header.Set("Retry-After", strconv.Itoa(int(fl.retryAfter.Seconds())))
-		writeError(w, http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-			"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits")
+		secondary(http.StatusForbidden, true)
+		return true
+	case fl != nil && fl.kind == SecondaryLimit429:
+		secondary(http.StatusTooManyRequests, true)
+		return true
+	case fl != nil && fl.kind == SecondaryLimitNoRetryAfter:
+		secondary(http.StatusForbidden, false)
+		return true
+	case fl != nil && fl.kind == SecondaryLimit429NoRetryAfter:
+		secondary(http.StatusTooManyRequests, false)
 		return true
 	case fl != nil && fl.kind == PrimaryLimit429:
 		primary(http.StatusTooManyRequests)
@@ -168,9 +195,9 @@ func (s *Server) rateLimited(w *bufferedResponse, route, key, method string) boo
 	return false
 }
 
-// spendRate charges cost units to key and writes the x-ratelimit headers,
-// unless the answer already carries them.
-func (s *Server) spendRate(h http.Header, key string, cost int, c *caller) {
+// spendRate charges cost units to a rate key and writes the x-ratelimit
+// headers, unless the answer already carries them.
+func (s *Server) spendRate(h http.Header, key string, cost int) {
 	if h.Get("X-RateLimit-Remaining") != "" || key == "" {
 		return
 	}
@@ -220,7 +247,8 @@ func (s *Server) RouteCounter(route string) Counter {
 }
 
 // TokenCounter returns what requests with one token (or "app" for the App's
-// JWT) have cost so far.
+// JWT) have cost so far. The primary limit itself is the installation's,
+// shared by its tokens.
 func (s *Server) TokenCounter(tok string) Counter {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -21,14 +21,6 @@ type user struct {
 	Email string
 }
 
-type team struct {
-	ID      int64
-	Org     string
-	Slug    string
-	Name    string
-	Members map[string]string // login -> role (member|maintainer)
-}
-
 type installation struct {
 	ID      int64
 	Account *user
@@ -39,6 +31,8 @@ type token struct {
 	Value          string
 	InstallationID int64
 	Expires        time.Time
+	Permissions    map[string]string
+	Repos          map[int64]bool // nil: every repository of the installation
 }
 
 type repo struct {
@@ -55,8 +49,11 @@ type repo struct {
 	Pulls         []*pull
 	Comments      []*issueComment
 	CheckRuns     []*checkRun
+	CheckSuites   []*checkSuite
 	Deployments   []*deployment
 	Environments  map[string]*environment
+	Labels        []*label
+	Protected     map[string]bool // branches with protection rules
 }
 
 func (r *repo) FullName() string { return r.Owner.Login + "/" + r.Name }
@@ -79,6 +76,7 @@ type pull struct {
 	ClosedAt       *time.Time
 	MergedAt       *time.Time
 	Reviews        []*review
+	Labels         []*label
 }
 
 type review struct {
@@ -111,6 +109,7 @@ type reaction struct {
 type checkRun struct {
 	ID          int64
 	SuiteID     int64
+	App         *ghApp
 	Name        string
 	HeadSHA     string
 	Status      string
@@ -152,34 +151,4 @@ type deploymentStatus struct {
 	Creator        *user
 	ViaApp         bool
 	Created        time.Time
-}
-
-// Reviewer is a required reviewer of an environment: a user or a team.
-type Reviewer struct {
-	Type string // "User" or "Team"
-	// Login of the user, or "org/slug" of the team.
-	Name string
-}
-
-// BranchPolicy is an environment's deployment branch policy.
-type BranchPolicy struct {
-	ProtectedBranches    bool
-	CustomBranchPolicies bool
-}
-
-// Environment configures a GitHub environment's protection rules.
-type Environment struct {
-	Name              string
-	WaitTimer         int // minutes
-	Reviewers         []Reviewer
-	PreventSelfReview bool
-	BranchPolicy      *BranchPolicy
-}
-
-type environment struct {
-	ID      int64
-	Config  Environment
-	Created time.Time
-	Updated time.Time
-	ruleIDs [3]int64
 }

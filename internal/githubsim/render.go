@@ -167,7 +167,7 @@ func (s *Server) prJSON(r *repo, p *pull, full bool) map[string]any {
 		"review_comment_url": api + "/pulls/comments{/number}", "comments_url": issue + "/comments",
 		"statuses_url": api + "/statuses/" + p.HeadSHA,
 		"number":       p.Number, "state": p.State, "locked": false, "title": p.Title,
-		"user": s.userJSON(p.User), "body": strOrNil(p.Body), "labels": []any{}, "milestone": nil,
+		"user": s.userJSON(p.User), "body": strOrNil(p.Body), "labels": s.labelsJSON(r, p), "milestone": nil,
 		"active_lock_reason": nil, "created_at": ts(p.Created), "updated_at": ts(p.Updated),
 		"closed_at": tsPtr(p.ClosedAt), "merged_at": tsPtr(p.MergedAt), "merge_commit_sha": strOrNil(p.MergeCommitSHA),
 		"assignee": nil, "assignees": []any{}, "requested_reviewers": []any{}, "requested_teams": []any{},
@@ -184,6 +184,9 @@ func (s *Server) prJSON(r *repo, p *pull, full bool) map[string]any {
 		if p.State == "open" {
 			m["mergeable"] = true
 			m["mergeable_state"] = "clean"
+			if p.Draft {
+				m["mergeable_state"] = "draft"
+			}
 		} else {
 			m["mergeable"] = nil
 			m["mergeable_state"] = "unknown"
@@ -220,14 +223,8 @@ func (s *Server) association(r *repo, u *user) string {
 	if _, ok := r.Collaborators[u.Login]; ok {
 		return "COLLABORATOR"
 	}
-	if r.Owner.Type == "Organization" {
-		for _, t := range s.teams {
-			if t.Org == r.Owner.Login {
-				if _, ok := t.Members[u.Login]; ok {
-					return "MEMBER"
-				}
-			}
-		}
+	if r.Owner.Type == "Organization" && s.orgMemberLocked(r.Owner.Login, u.Login) {
+		return "MEMBER"
 	}
 	return "NONE"
 }
@@ -273,7 +270,7 @@ func (s *Server) commentJSON(r *repo, c *issueComment) map[string]any {
 		"reactions":          s.reactionsRollup(r, c),
 	}
 	if c.ViaApp {
-		m["performed_via_github_app"] = s.appJSON()
+		m["performed_via_github_app"] = s.appJSON(s.hosted)
 	} else {
 		m["performed_via_github_app"] = nil
 	}
@@ -308,7 +305,7 @@ func (s *Server) checkRunJSON(r *repo, c *checkRun) map[string]any {
 			"title": strOrNil(c.Title), "summary": strOrNil(c.Summary), "text": strOrNil(c.Text),
 			"annotations_count": len(c.Annotations), "annotations_url": api + "/annotations",
 		},
-		"name": c.Name, "check_suite": map[string]any{"id": c.SuiteID}, "app": s.appJSON(),
+		"name": c.Name, "check_suite": map[string]any{"id": c.SuiteID}, "app": s.appJSON(c.App),
 		"pull_requests": prs,
 	}
 }
@@ -337,7 +334,7 @@ func (s *Server) deploymentJSON(r *repo, d *deployment) map[string]any {
 		"transient_environment": d.Transient, "production_environment": d.Production,
 	}
 	if d.ViaApp {
-		m["performed_via_github_app"] = s.appJSON()
+		m["performed_via_github_app"] = s.appJSON(s.hosted)
 	} else {
 		m["performed_via_github_app"] = nil
 	}
@@ -355,60 +352,9 @@ func (s *Server) deploymentStatusJSON(r *repo, d *deployment, st *deploymentStat
 		"deployment_url": dep, "repository_url": s.URL() + "/repos/" + r.FullName(),
 	}
 	if st.ViaApp {
-		m["performed_via_github_app"] = s.appJSON()
+		m["performed_via_github_app"] = s.appJSON(s.hosted)
 	} else {
 		m["performed_via_github_app"] = nil
 	}
 	return m
-}
-
-func (s *Server) teamJSON(t *team) map[string]any {
-	api := fmt.Sprintf("%s/orgs/%s/teams/%s", s.URL(), t.Org, t.Slug)
-	return map[string]any{
-		"id": t.ID, "node_id": nodeID("T_", t.ID), "url": fmt.Sprintf("%s/teams/%d", s.URL(), t.ID),
-		"html_url": fmt.Sprintf("%s/orgs/%s/teams/%s", s.URL(), t.Org, t.Slug),
-		"name":     t.Name, "slug": t.Slug, "description": nil, "privacy": "closed",
-		"notification_setting": "notifications_enabled", "permission": "pull",
-		"members_url": api + "/members{/member}", "repositories_url": api + "/repos",
-		"parent": nil,
-	}
-}
-
-func (s *Server) environmentJSON(r *repo, e *environment) map[string]any {
-	c := e.Config
-	var rules []any
-	if c.WaitTimer > 0 {
-		rules = append(rules, map[string]any{"id": e.ruleIDs[0], "node_id": nodeID("GA_", e.ruleIDs[0]), "type": "wait_timer", "wait_timer": c.WaitTimer})
-	}
-	if len(c.Reviewers) > 0 {
-		var revs []any
-		for _, rv := range c.Reviewers {
-			switch rv.Type {
-			case "Team":
-				if t := s.teams[rv.Name]; t != nil {
-					revs = append(revs, map[string]any{"type": "Team", "reviewer": s.teamJSON(t)})
-				}
-			default:
-				if u := s.users[rv.Name]; u != nil {
-					revs = append(revs, map[string]any{"type": "User", "reviewer": s.userJSON(u)})
-				}
-			}
-		}
-		rules = append(rules, map[string]any{"id": e.ruleIDs[1], "node_id": nodeID("GA_", e.ruleIDs[1]), "type": "required_reviewers", "prevent_self_review": c.PreventSelfReview, "reviewers": revs})
-	}
-	var bp any
-	if c.BranchPolicy != nil {
-		rules = append(rules, map[string]any{"id": e.ruleIDs[2], "node_id": nodeID("GA_", e.ruleIDs[2]), "type": "branch_policy"})
-		bp = map[string]any{"protected_branches": c.BranchPolicy.ProtectedBranches, "custom_branch_policies": c.BranchPolicy.CustomBranchPolicies}
-	}
-	if rules == nil {
-		rules = []any{}
-	}
-	return map[string]any{
-		"id": e.ID, "node_id": nodeID("EN_", e.ID), "name": c.Name,
-		"url":        fmt.Sprintf("%s/repos/%s/environments/%s", s.URL(), r.FullName(), c.Name),
-		"html_url":   fmt.Sprintf("%s/%s/deployments/activity_log?environments_filter=%s", s.URL(), r.FullName(), c.Name),
-		"created_at": ts(e.Created), "updated_at": ts(e.Updated),
-		"protection_rules": rules, "deployment_branch_policy": bp,
-	}
 }

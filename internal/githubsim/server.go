@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,9 +27,23 @@ import (
 type Options struct {
 	// Clock defaults to the wall clock.
 	Clock Clock
-	// AppID and AppSlug name the one GitHub App the emulator hosts.
-	AppID   int64
-	AppSlug string
+	// AppID and AppSlug name the one GitHub App the emulator hosts;
+	// ClientID is its client id (one like GitHub's "Iv23li…" when empty).
+	AppID    int64
+	AppSlug  string
+	ClientID string
+	// Permissions are what the App was granted (GitHub's names and levels:
+	// "checks": "write"); every installation token carries at most these,
+	// and every route checks them. Nil grants the permissions of the
+	// repository's app.yml (DefaultPermissions); ManifestPermissions reads
+	// another manifest. metadata:read is always granted, as on GitHub.
+	Permissions map[string]string
+	// Events are the webhook events the App subscribes to; GitHub sends it
+	// no others. Nil subscribes to the events of app.yml (DefaultEvents).
+	Events []string
+	// Delivery sets how webhooks are delivered; the zero value sends them in
+	// order, one at a time.
+	Delivery DeliveryMode
 	// AppKey is the App's private key; one is generated when nil.
 	AppKey *rsa.PrivateKey
 	// WebhookURL receives the App's webhooks; empty means none are sent
@@ -37,7 +52,8 @@ type Options struct {
 	WebhookSecret string
 	// TokenTTL is the lifetime of installation tokens (GitHub: 1h).
 	TokenTTL time.Duration
-	// RateLimit is the primary limit per token per hour (GitHub: 5000).
+	// RateLimit is the primary limit per installation per hour (GitHub:
+	// 5000); every token of an installation draws on it.
 	RateLimit int
 	// GitRoot holds the bare repositories; a temporary directory when empty
 	// (removed by Close).
@@ -75,14 +91,16 @@ type Server struct {
 	repos        map[string]*repo // "owner/name"
 	faults       map[string][]*Fault
 	rateForce    map[string][]*forcedLimit
-	rateUsed     map[string]*rateWindow // per token key
+	rateUsed     map[string]*rateWindow // per installation ("app" for the JWT)
 	counters     map[string]*Counter    // route
 	tokenCounter map[string]*Counter    // token key
 	violations   []Violation
 	logMu        sync.Mutex
 	logFile      *os.File
 
-	suites map[string]int64
+	needs  map[string]access // route -> permission it needs
+	apps   map[string]*ghApp // slug -> App (the hosted one too)
+	hosted *ghApp
 
 	hooks *hookQueue
 }
@@ -104,6 +122,28 @@ func NewServer(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("generating app key: %w", err)
 		}
 		opts.AppKey = k
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = clientIDFor(opts.AppID)
+	}
+	if opts.Permissions == nil {
+		opts.Permissions = DefaultPermissions()
+	} else {
+		opts.Permissions = maps.Clone(opts.Permissions)
+	}
+	if err := checkPermissions(opts.Permissions); err != nil {
+		return nil, fmt.Errorf("githubsim options: %w", err)
+	}
+	if opts.Permissions["metadata"] == "" {
+		// Every GitHub App has metadata:read; it cannot be deselected.
+		opts.Permissions["metadata"] = "read"
+	}
+	if opts.Events == nil {
+		opts.Events = DefaultEvents()
+	}
+	opts.Events = sortedEvents(opts.Events)
+	if err := opts.Delivery.check(); err != nil {
+		return nil, fmt.Errorf("githubsim options: %w", err)
 	}
 	if opts.TokenTTL == 0 {
 		opts.TokenTTL = time.Hour
@@ -128,6 +168,8 @@ func NewServer(opts Options) (*Server, error) {
 		rateUsed:     map[string]*rateWindow{},
 		counters:     map[string]*Counter{},
 		tokenCounter: map[string]*Counter{},
+		needs:        map[string]access{},
+		apps:         map[string]*ghApp{},
 	}
 	if opts.GitRoot == "" {
 		d, err := os.MkdirTemp("", "githubsim-")
@@ -155,9 +197,10 @@ func NewServer(opts Options) (*Server, error) {
 		s.hs.Listener.Close()
 		s.hs.Listener = l
 	}
+	s.hosted = &ghApp{ID: opts.AppID, Slug: opts.AppSlug, ClientID: opts.ClientID, Bot: s.userLocked(opts.AppSlug+"[bot]", "Bot"), hosted: true}
+	s.apps[opts.AppSlug] = s.hosted
+	s.hooks = newHookQueue(s, opts.Delivery)
 	s.hs.Start()
-	s.hooks = newHookQueue(s)
-	s.userLocked(opts.AppSlug+"[bot]", "Bot")
 	return s, nil
 }
 
@@ -283,13 +326,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			writeError(resp, errStatus, errMsg, "https://docs.github.com/rest")
 		}
 	}
-	key := ""
+	key, rateKey := "", ""
 	if c != nil {
-		key = c.key
+		key, rateKey = c.key, c.rateKey
 	}
 	if resp.status == 0 {
-		if s.rateLimited(resp, route, key, r.Method) {
+		if s.rateLimited(resp, route, rateKey) {
 			deliberate = true
+		}
+	}
+	if resp.status == 0 && pattern != "" {
+		if st, msg := s.authorize(r, c, pattern); st != 0 {
+			writeError(resp, st, msg, "https://docs.github.com/rest")
 		}
 	}
 	if resp.status == 0 {
@@ -320,7 +368,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if c != nil && c.kind == callerToken && !notModified && !deliberate {
 		cost = 1
 	}
-	s.spendRate(resp.header, key, cost, c)
+	s.spendRate(resp.header, rateKey, cost)
 	s.count(route, key, func(ct *Counter) {
 		ct.Calls++
 		if notModified {

@@ -1,7 +1,6 @@
 package githubsim
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -9,11 +8,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -25,7 +22,10 @@ type Delivery struct {
 	Body       []byte
 	Header     http.Header
 	Redelivery bool
-	At         time.Time
+	// Duplicate marks a second copy of a delivery (same ID), as
+	// DeliveryMode.Duplicate sends them.
+	Duplicate bool
+	At        time.Time
 	// StatusCode is the receiver's answer (0 when it could not be reached or
 	// no URL is configured); Err says why it failed.
 	StatusCode int
@@ -37,107 +37,6 @@ func Sign(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// hookQueue delivers webhooks in order from one owned goroutine.
-type hookQueue struct {
-	s       *Server
-	mu      sync.Mutex
-	cond    *sync.Cond
-	pending []*Delivery
-	busy    bool
-	closed  bool
-	done    chan struct{}
-	all     []*Delivery
-	client  *http.Client
-}
-
-func newHookQueue(s *Server) *hookQueue {
-	q := &hookQueue{s: s, done: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
-	q.cond = sync.NewCond(&q.mu)
-	go q.run()
-	return q
-}
-
-func (q *hookQueue) run() {
-	defer close(q.done)
-	for {
-		q.mu.Lock()
-		for len(q.pending) == 0 && !q.closed {
-			q.cond.Wait()
-		}
-		if len(q.pending) == 0 && q.closed {
-			q.mu.Unlock()
-			return
-		}
-		d := q.pending[0]
-		q.pending = q.pending[1:]
-		q.busy = true
-		q.mu.Unlock()
-		status, errMsg := q.send(d)
-		q.mu.Lock()
-		d.StatusCode, d.Err = status, errMsg
-		q.busy = false
-		q.cond.Broadcast()
-		q.mu.Unlock()
-	}
-}
-
-func (q *hookQueue) send(d *Delivery) (int, string) {
-	url := q.s.opts.WebhookURL
-	if url == "" {
-		return 0, "no webhook URL configured"
-	}
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.Body))
-	if err != nil {
-		return 0, err.Error()
-	}
-	req.Header = d.Header.Clone()
-	resp, err := q.client.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, ""
-}
-
-func (q *hookQueue) enqueue(d *Delivery) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.all = append(q.all, d)
-	if q.closed {
-		return
-	}
-	q.pending = append(q.pending, d)
-	q.cond.Broadcast()
-}
-
-// flush waits until every queued delivery has been attempted.
-func (q *hookQueue) flush(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.cond.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for len(q.pending) > 0 || q.busy {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		q.cond.Wait()
-	}
-	return nil
-}
-
-func (q *hookQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.cond.Broadcast()
-	q.mu.Unlock()
-	<-q.done
 }
 
 // FlushWebhooks waits until every webhook queued so far has been delivered
@@ -174,7 +73,7 @@ func (s *Server) Redeliver(id string) error {
 	q.mu.Lock()
 	var orig *Delivery
 	for _, d := range q.all {
-		if d.ID == id && !d.Redelivery {
+		if d.ID == id && !d.Redelivery && !d.Duplicate {
 			orig = d
 		}
 	}
@@ -193,8 +92,12 @@ func newGUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// deliver signs and queues one event for the App.
+// deliver signs and queues one event for the App, when the App subscribes
+// to it.
 func (s *Server) deliver(r *repo, event string, payload map[string]any) {
+	if !s.subscribed(event) {
+		return
+	}
 	s.mu.Lock()
 	in := s.installationForLocked(r)
 	if in != nil {
@@ -275,16 +178,6 @@ func (s *Server) emitPull(r *repo, p *pull, action string, sender *user, extra m
 	s.deliver(r, "pull_request", pl)
 }
 
-func (s *Server) emitReview(r *repo, p *pull, rv *review) {
-	s.mu.Lock()
-	rj := s.reviewJSON(r, p, rv)
-	rj["state"] = strings.ToLower(rv.State) // webhooks say "approved", REST "APPROVED"
-	pr := s.prJSON(r, p, false)
-	pl := map[string]any{"action": "submitted", "review": rj, "pull_request": pr, "sender": s.userJSON(rv.User)}
-	s.mu.Unlock()
-	s.deliver(r, "pull_request_review", pl)
-}
-
 func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 	api := s.URL() + "/repos/" + r.FullName()
 	issue := fmt.Sprintf("%s/issues/%d", api, p.Number)
@@ -293,7 +186,7 @@ func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 		"url": issue, "repository_url": api, "labels_url": issue + "/labels{/name}",
 		"comments_url": issue + "/comments", "events_url": issue + "/events", "html_url": html,
 		"id": p.ID + 1, "node_id": nodeID("I_", p.ID), "number": p.Number, "title": p.Title,
-		"user": s.userJSON(p.User), "labels": []any{}, "state": p.State, "locked": false,
+		"user": s.userJSON(p.User), "labels": s.labelsJSON(r, p), "state": p.State, "locked": false,
 		"assignee": nil, "assignees": []any{}, "milestone": nil, "comments": s.countComments(r, p.Number),
 		"created_at": ts(p.Created), "updated_at": ts(p.Updated), "closed_at": tsPtr(p.ClosedAt),
 		"author_association": s.association(r, p.User), "active_lock_reason": nil,
@@ -307,103 +200,24 @@ func (s *Server) issueJSON(r *repo, p *pull) map[string]any {
 	}
 }
 
-func (s *Server) emitComment(r *repo, c *issueComment, action string, changes map[string]any) {
-	s.mu.Lock()
-	p := s.pullLocked(r, c.Issue)
-	pl := map[string]any{"action": action, "issue": s.issueJSON(r, p), "comment": s.commentJSON(r, c), "sender": s.userJSON(c.User)}
-	if changes != nil {
-		pl["changes"] = changes
-	}
-	s.mu.Unlock()
-	s.deliver(r, "issue_comment", pl)
-}
-
+// emitCheckRun announces a check run event. An App subscribed to check_run
+// hears about every App's runs being created and completed; requested_action
+// and rerequested reach only the run's own App.
 func (s *Server) emitCheckRun(r *repo, c *checkRun, action string, sender *user, extra map[string]any) {
+	if (action == "requested_action" || action == "rerequested") && !c.App.hosted {
+		return
+	}
 	s.mu.Lock()
 	cr := s.checkRunJSON(r, c)
-	cr["check_suite"] = s.checkSuiteJSON(r, c.SuiteID, c.HeadSHA)
+	if cs := s.suiteByIDLocked(r, c.SuiteID); cs != nil {
+		cr["check_suite"] = s.simpleSuiteJSON(r, cs)
+	}
 	pl := map[string]any{"action": action, "check_run": cr, "sender": s.userJSON(sender)}
 	s.mu.Unlock()
 	for k, v := range extra {
 		pl[k] = v
 	}
 	s.deliver(r, "check_run", pl)
-}
-
-func (s *Server) checkSuiteJSON(r *repo, id int64, sha string) map[string]any {
-	var branch any
-	status, conclusion := "completed", any(nil)
-	var prs []any
-	for _, p := range r.Pulls {
-		if p.HeadSHA == sha {
-			branch = p.Head
-			if p.State == "open" {
-				prs = append(prs, s.prMinimalJSON(r, p))
-			}
-		}
-	}
-	if prs == nil {
-		prs = []any{}
-	}
-	for _, c := range r.CheckRuns {
-		if c.SuiteID == id && c.Status != "completed" {
-			status = "in_progress"
-		}
-	}
-	now := ts(s.now())
-	return map[string]any{
-		"id": id, "node_id": nodeID("CS_", id), "head_branch": branch, "head_sha": sha,
-		"status": status, "conclusion": conclusion,
-		"url":    fmt.Sprintf("%s/repos/%s/check-suites/%d", s.URL(), r.FullName(), id),
-		"before": nil, "after": sha, "pull_requests": prs, "app": s.appJSON(),
-		"created_at": now, "updated_at": now,
-	}
-}
-
-func (s *Server) emitCheckSuite(r *repo, branch, sha string) {
-	// GitHub announces check_suite "requested" to Apps with checks:write on
-	// every push; the suite is the one check runs on sha will join.
-	s.mu.Lock()
-	id := s.suiteIDLocked(r, sha)
-	cs := s.checkSuiteJSON(r, id, sha)
-	cs["head_branch"] = branch
-	cs["status"] = "queued"
-	cs["latest_check_runs_count"] = 0
-	cs["check_runs_url"] = fmt.Sprintf("%s/repos/%s/check-suites/%d/check-runs", s.URL(), r.FullName(), id)
-	cs["head_commit"] = s.headCommitLocked(r, sha)
-	cs["rerequestable"] = true
-	cs["runs_rerequestable"] = true
-	pl := map[string]any{"action": "requested", "check_suite": cs, "sender": s.userJSON(s.users[s.opts.AppSlug+"[bot]"])}
-	s.mu.Unlock()
-	s.deliver(r, "check_suite", pl)
-}
-
-// suiteIDLocked returns the App's check suite for sha, one per commit.
-func (s *Server) suiteIDLocked(r *repo, sha string) int64 {
-	for _, c := range r.CheckRuns {
-		if c.HeadSHA == sha {
-			return c.SuiteID
-		}
-	}
-	if s.suites == nil {
-		s.suites = map[string]int64{}
-	}
-	k := r.FullName() + "@" + sha
-	if id, ok := s.suites[k]; ok {
-		return id
-	}
-	id := s.id()
-	s.suites[k] = id
-	return id
-}
-
-func (s *Server) headCommitLocked(r *repo, sha string) map[string]any {
-	now := ts(s.now())
-	return map[string]any{
-		"id": sha, "tree_id": sha, "message": "commit " + sha[:7], "timestamp": now,
-		"author":    map[string]any{"name": r.Owner.Login, "email": r.Owner.Login + "@users.noreply.github.com"},
-		"committer": map[string]any{"name": r.Owner.Login, "email": r.Owner.Login + "@users.noreply.github.com"},
-	}
 }
 
 func (s *Server) emitPush(ctx context.Context, r *repo, ref, before, after string, pusher *user) {
