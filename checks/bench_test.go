@@ -1,0 +1,24 @@
+package checks
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkPlanRun renders the plan run of a plan of N changed layers in
+// each of three environments (the report is built once, outside the
+// timing): the cost of fitting a large plan into a check run.
+func BenchmarkPlanRun(b *testing.B) {
+	for _, layers := range []int{100, 10000} {
+		r := bigReport(layers)
+		b.Run(fmt.Sprintf("layers=%d", layers), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				run := PlanRun(r, planOptions)
+				if len(run.Text) > MaxOutput {
+					b.Fatal("text over the limit")
+				}
+			}
+		})
+	}
+}
