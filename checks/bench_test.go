@@ -22,3 +22,14 @@ func BenchmarkPlanRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPolicyRun renders the policy run of the same report.
+func BenchmarkPolicyRun(b *testing.B) {
+	r := bigReport(10000)
+	b.Run("layers=10000", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			PolicyRun(r, PolicyOptions{})
+		}
+	})
+}
