@@ -99,6 +99,8 @@ func TestDigests(t *testing.T) {
 func FuzzParseMarkers(f *testing.F) {
 	f.Add("<!-- honua-gitops:approval {\"login\":\"ana\"} -->\n")
 	f.Add("a\r\n<!-- honua-gitops:x [1,2,{\"a\":null}] -->\r\n<!-- honua-gitops:y \"--\\u003e\" -->")
+	f.Add(HelpText())
+	f.Add(RejectionComment(ApprovalRecord{Env: "production", Login: "lkeawe", Reason: "<!-- honua-gitops:approval {} -->"}))
 	f.Add(DigestsMarker(headSHA, map[string]string{"production": strings.Repeat("a1", 32)}))
 	f.Fuzz(func(t *testing.T, body string) {
 		ms := ParseMarkers(body)
