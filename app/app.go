@@ -11,7 +11,9 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-github/v66/github"
@@ -55,7 +57,7 @@ type Config struct {
 // on. It keeps no state but caches: GitHub is the record.
 type App struct {
 	appID    int64
-	bot      string
+	bot      atomic.Pointer[string]
 	clients  InstallationClients
 	mirror   *Mirror
 	engine   *policy.Engine
@@ -72,6 +74,9 @@ type App struct {
 	// locks serialise the work on one repository's merge commits, so that
 	// concurrent deliveries create at most one deployment per (sha, env).
 	locks keyedMutex
+	// people caches who people are on a repository.
+	people people
+	seq    uint64
 }
 
 type inflight struct {
@@ -93,10 +98,11 @@ func New(cfg Config) (*App, error) {
 		return nil, errors.New("app: an Ed25519 order-signing key is required")
 	}
 	a := &App{
-		appID: cfg.AppID, bot: cfg.BotLogin, clients: cfg.Clients, mirror: cfg.Mirror,
+		appID: cfg.AppID, clients: cfg.Clients, mirror: cfg.Mirror,
 		engine: cfg.Engine, key: cfg.SigningKey, orderTTL: cfg.OrderTTL, limits: cfg.Limits,
 		loader: config.NewLoader(cfg.Limits), now: cfg.Now, inflight: map[string]inflight{},
 	}
+	a.setBot(cfg.BotLogin)
 	if a.engine == nil {
 		a.engine = policy.NewEngine()
 	}
@@ -151,8 +157,11 @@ func errorf(err error, format string, args ...any) error {
 }
 
 // setBot sets the App's bot login once GitHub told it.
-func (a *App) setBot(login string) {
-	a.mu.Lock()
-	a.bot = login
-	a.mu.Unlock()
+func (a *App) setBot(login string) { a.bot.Store(&login) }
+
+// isBot reports whether login is the App's own bot. Until GitHub told the
+// App its login, nobody is: nothing is trusted as the App's own.
+func (a *App) isBot(login string) bool {
+	b := a.bot.Load()
+	return b != nil && *b != "" && strings.EqualFold(login, *b)
 }

@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/google/go-github/v66/github"
 
@@ -38,7 +38,6 @@ func (a *App) loadMerge(ctx context.Context, inst int64, repo repoName, sha stri
 		return nil, err
 	}
 	st.m = mergeInfo{repo: repo, sha: sha}
-	pub := map[string]ed25519.PublicKey{order.KeyID(a.key.Public().(ed25519.PublicKey)): a.key.Public().(ed25519.PublicKey)}
 	for env, d := range st.deployments {
 		raw, err := json.Marshal(d.Payload)
 		if err != nil {
@@ -46,7 +45,7 @@ func (a *App) loadMerge(ctx context.Context, inst int64, repo repoName, sha stri
 		}
 		// Only the App's own, signed orders say anything; expiry does not
 		// matter for reading what was ordered.
-		o, err := order.Verify(raw, pub, d.GetCreatedAt().Time)
+		o, err := a.verifyOrder(raw, d.GetCreatedAt().Time)
 		if err != nil {
 			continue
 		}
@@ -101,6 +100,13 @@ func (a *App) loadMerge(ctx context.Context, inst int64, repo repoName, sha stri
 	return st, nil
 }
 
+// verifyOrder reads a deploy order the App signed, as of at (the
+// deployment's creation: what it ordered then, whatever its expiry).
+func (a *App) verifyOrder(raw []byte, at time.Time) (order.Order, error) {
+	pub := a.key.Public().(ed25519.PublicKey)
+	return order.Verify(raw, order.Keys(pub), at)
+}
+
 // approveDeployment records login's approval of the deployment of sha to
 // env (given with the Approve button or /approve) and queues it when it may
 // go. A person who may not approve gets a polite refusal instead.
@@ -144,9 +150,10 @@ func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, s
 		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(why))
 	}
 	rec := gate.Record{Env: env, Login: login, Via: via, Kind: kind, SHA: sha, PlanDigest: st.ev.digests[env], At: a.now(), Reason: reason}
-	body := checks.ApprovalRecordComment(rec.Env, rec.Login, rec.Via, short(sha))
+	cr := checks.ApprovalRecord{Env: env, Login: login, Via: via, At: rec.At, SHA: sha, PlanDigest: rec.PlanDigest, Reason: reason}
+	body := checks.ApprovalRecordComment(cr, nil)
 	if kind == "reject" {
-		body = checks.RejectionComment(rec.Env, rec.Login, rec.Via, short(sha), reason)
+		body = checks.RejectionComment(cr)
 	}
 	if err := a.comment(ctx, st.gh, repo, st.m.pull.Number, body+"\n"+a.recordMarker(repo.String(), st.m.pull.Number, rec)+replyMarker(commentID)); err != nil {
 		return err
@@ -238,8 +245,8 @@ func (a *App) rejudge(ctx context.Context, st *mergeState) (*policy.Report, erro
 	m := st.m
 	return a.engine.Judge(ctx, st.ev.report.Plan, policy.JudgeOptions{
 		Bundle: st.ev.bundle, Now: a.now(), SHA: m.sha,
-		PR:          policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
-		Approvals:   st.ev.appr, Protection: protections(st.ev.envs, st.ev.report.Plan),
+		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
+		Approvals: st.ev.appr, Protection: protections(st.ev.envs, st.ev.report.Plan),
 		Deployments: st.ev.deployed, Rollback: m.rollback != "",
 	})
 }
@@ -258,8 +265,8 @@ func (a *App) finishRejected(ctx context.Context, st *mergeState, env string, re
 		return fmt.Errorf("rejecting deployment %d: %w", d.GetID(), err)
 	}
 	v, _ := st.ev.report.Verdict(env)
-	rj := checks.ApprovalRecord{Login: rec.Login, Via: rec.Via, At: rec.At}
-	run := checks.DeployRun(checks.Deploy{Env: env, SHA: st.m.sha, State: "rejected", Verdict: &v, Description: desc, Rejection: &rj, Reason: rec.Reason})
+	rj := checks.ApprovalRecord{Env: env, Login: rec.Login, Via: rec.Via, At: rec.At, SHA: rec.SHA, Reason: rec.Reason}
+	run := checks.DeployRun(checks.Deploy{Env: env, SHA: st.m.sha, State: checks.DeployRejected, Verdict: &v, Description: desc, Rejection: &rj})
 	runs, err := a.runsOnRef(ctx, st.gh, repo, st.m.sha)
 	if err != nil {
 		return err
@@ -318,7 +325,7 @@ func (a *App) replied(comments []*github.IssueComment, id int64) bool {
 		return false
 	}
 	for _, c := range comments {
-		if !strings.EqualFold(c.GetUser().GetLogin(), a.bot) {
+		if !a.isBot(c.GetUser().GetLogin()) {
 			continue
 		}
 		for _, m := range checks.ParseMarkers(c.GetBody()) {

@@ -70,6 +70,10 @@ func (a *App) publish(ctx context.Context, gh *github.Client, repo repoName, sha
 	if existing != nil && existing.GetExternalID() == key {
 		return existing, nil
 	}
+	if existing != nil && existing.GetStatus() != "completed" && len(run.Annotations) == 0 {
+		// A run still in progress (a queued deployment) moves on in place.
+		return a.update(ctx, gh, repo, existing, run, key)
+	}
 	batches := run.Batches()
 	var first []*github.CheckRunAnnotation
 	if len(batches) > 0 {
@@ -92,7 +96,7 @@ func (a *App) publish(ctx context.Context, gh *github.Client, repo repoName, sha
 		opts.Conclusion = github.String(run.Conclusion)
 		opts.CompletedAt = &github.Timestamp{Time: a.now()}
 	} else {
-		opts.Status = github.String("in_progress")
+		opts.Status = github.String(inProgressStatus(run.Status))
 	}
 	created, _, err := gh.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
@@ -173,4 +177,40 @@ func parseRepo(full string) (repoName, error) {
 		return repoName{}, fmt.Errorf("%q is not a repository name owner/name", full)
 	}
 	return repoName{Owner: owner, Name: name}, nil
+}
+
+// update moves a run that is not completed on, in place: its status (or
+// its conclusion, completing it), output and buttons.
+func (a *App) update(ctx context.Context, gh *github.Client, repo repoName, existing *github.CheckRun, run checks.CheckRun, key string) (*github.CheckRun, error) {
+	opts := github.UpdateCheckRunOptions{
+		Name:       run.Name,
+		ExternalID: github.String(key),
+		Output: &github.CheckRunOutput{
+			Title:   github.String(run.Title),
+			Summary: github.String(run.Summary),
+			Text:    nonEmpty(run.Text),
+		},
+		Actions: actions(run.Actions),
+	}
+	if run.Conclusion != "" {
+		opts.Status = github.String("completed")
+		opts.Conclusion = github.String(run.Conclusion)
+		opts.CompletedAt = &github.Timestamp{Time: a.now()}
+	} else {
+		opts.Status = github.String(inProgressStatus(run.Status))
+	}
+	updated, _, err := gh.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, existing.GetID(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("updating check run %s of %s: %w", run.Name, repo, err)
+	}
+	return updated, nil
+}
+
+// inProgressStatus is the status of a run without a conclusion: queued or
+// in_progress.
+func inProgressStatus(s string) string {
+	if s == "queued" {
+		return s
+	}
+	return "in_progress"
 }

@@ -172,15 +172,16 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 		}
 		return reply(checks.RefusalComment(strings.Join(refusals, " ")))
 	}
-	var envs []string
+	var body strings.Builder
 	for _, r := range recs {
-		envs = append(envs, r.Env)
+		cr := checks.ApprovalRecord{Env: r.Env, Login: login, Via: r.Via, At: r.At, SHA: r.SHA, PlanDigest: r.PlanDigest, Reason: r.Reason}
+		if cmd.Name == "reject" {
+			body.WriteString(checks.RejectionComment(cr))
+		} else {
+			body.WriteString(checks.ApprovalRecordComment(cr, nil))
+		}
 	}
-	body := checks.ApprovalRecordComment(strings.Join(envs, ", "), login, "comment", short(j.pull.HeadSHA))
-	if cmd.Name == "reject" {
-		body = checks.RejectionComment(strings.Join(envs, ", "), login, "comment", short(j.pull.HeadSHA), cmd.Reason)
-	}
-	if err := reply(body + "\n" + a.recordMarker(repo.String(), pr.GetNumber(), recs...)); err != nil {
+	if err := reply(body.String() + "\n" + a.recordMarker(repo.String(), pr.GetNumber(), recs...)); err != nil {
 		return err
 	}
 	return a.planPR(ctx, inst, repo, pr)

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/google/go-github/v66/github"
 
@@ -323,8 +322,7 @@ func (a *App) deploymentsOf(ctx context.Context, gh *github.Client, repo repoNam
 // ownDeployment reports whether d was created by this App (others', such
 // as github-actions[bot]'s, are not its to count).
 func (a *App) ownDeployment(d *github.Deployment) bool {
-	c := d.GetCreator().GetLogin()
-	return c == "" || a.bot == "" || strings.EqualFold(c, a.bot)
+	return a.isBot(d.GetCreator().GetLogin())
 }
 
 func isProduction(env string) bool {
@@ -357,19 +355,18 @@ func approvalRecords(as []policy.Approval) []checks.ApprovalRecord {
 	return out
 }
 
-// deployState maps a gate decision to the deploy run's state.
-func deployState(s gate.State) string {
+// deployState maps a gate decision to the deploy run's state. A
+// deployment the policy denies never runs: the run says so as a failure.
+func deployState(s gate.State) checks.DeployState {
 	switch s {
 	case gate.Queued:
-		return "queued"
+		return checks.DeployQueued
 	case gate.WaitingApproval:
-		return "waiting-approval"
+		return checks.DeployWaitingApproval
 	case gate.Blocked:
-		return "blocked"
-	case gate.Denied:
-		return "denied"
+		return checks.DeployBlocked
 	}
-	return string(s)
+	return checks.DeployFailure
 }
 
 // promotedFrom are the environments the promotion rules of envs name: where

@@ -106,11 +106,13 @@ func (a *App) onPush(ctx context.Context, ev Event) error {
 type checkRunPayload struct {
 	Action   string `json:"action"`
 	CheckRun struct {
-		ID           int64  `json:"id"`
-		Name         string `json:"name"`
-		HeadSHA      string `json:"head_sha"`
-		ExternalID   string `json:"external_id"`
-		App          struct{ ID int64 `json:"id"` } `json:"app"`
+		ID         int64  `json:"id"`
+		Name       string `json:"name"`
+		HeadSHA    string `json:"head_sha"`
+		ExternalID string `json:"external_id"`
+		App        struct {
+			ID int64 `json:"id"`
+		} `json:"app"`
 		PullRequests []struct {
 			Number int `json:"number"`
 		} `json:"pull_requests"`
@@ -174,7 +176,9 @@ func (a *App) onCheckSuite(ctx context.Context, ev Event) error {
 	}
 	var e struct {
 		CheckSuite struct {
-			App          struct{ ID int64 `json:"id"` } `json:"app"`
+			App struct {
+				ID int64 `json:"id"`
+			} `json:"app"`
 			PullRequests []struct {
 				Number int `json:"number"`
 			} `json:"pull_requests"`

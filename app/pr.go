@@ -245,7 +245,7 @@ func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName,
 		valid, st := gate.Approvals(pull, env, d, lookup, records, people)
 		out[env] = valid
 		for _, s := range st {
-			stale = append(stale, checks.StaleApproval{Env: env, Login: s.Login})
+			stale = append(stale, checks.StaleApproval{Env: env, Login: s.Approval.Login})
 		}
 	}
 	return out, stale, records, nil

@@ -74,7 +74,7 @@ func (a *App) parseRecords(repo string, pr int, comments []*github.IssueComment)
 	pub := a.key.Public().(ed25519.PublicKey)
 	var out []gate.Record
 	for _, c := range comments {
-		if !strings.EqualFold(c.GetUser().GetLogin(), a.bot) {
+		if !a.isBot(c.GetUser().GetLogin()) {
 			continue
 		}
 		for _, m := range checks.ParseMarkers(c.GetBody()) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/app/gate"
 	"github.com/honua-io/honua-gitops/checks"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
 )
 
 // recordWithdraw is the kind of record of a dismissed approving review.
@@ -76,10 +77,15 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 		for _, r := range recs {
 			envs = append(envs, r.Env)
 		}
-		body := checks.ApprovalRecordComment(strings.Join(envs, ", "), login, "review", short(review.GetCommitID()))
-		if dismissed {
-			body = fmt.Sprintf("The approving review of @%s was dismissed: it no longer counts for %s.", checks.EscapeLogin(login), strings.Join(envs, ", "))
+		var b strings.Builder
+		for _, r := range recs {
+			if dismissed {
+				fmt.Fprintf(&b, "The approving review of %s was dismissed: it no longer counts for %s.\n", plan.MarkdownText("@"+login), plan.MarkdownCode(r.Env))
+				continue
+			}
+			b.WriteString(checks.ApprovalRecordComment(checks.ApprovalRecord{Env: r.Env, Login: login, Via: r.Via, At: r.At, SHA: r.SHA, PlanDigest: r.PlanDigest}, nil))
 		}
+		body := b.String()
 		if err := a.comment(ctx, gh, repo, pr.GetNumber(), body+"\n"+a.recordMarker(repo.String(), pr.GetNumber(), recs...)); err != nil {
 			return err
 		}

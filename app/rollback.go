@@ -100,12 +100,12 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 	ev.appr = map[string][]policy.Approval{env: {ap}}
 	if ev.report, err = a.engine.Judge(ctx, p, policy.JudgeOptions{
 		Bundle: ev.bundle, Now: a.now(), SHA: target,
-		PR:          policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: merge, HeadSHA: m.pull.HeadSHA},
-		Approvals:   ev.appr, Protection: protections(ev.envs, p), Deployments: ev.deployed, Rollback: true,
+		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: merge, HeadSHA: m.pull.HeadSHA},
+		Approvals: ev.appr, Protection: protections(ev.envs, p), Deployments: ev.deployed, Rollback: true,
 	}); err != nil {
 		return err
 	}
-	if err := reply(checks.RollbackComment(env, login, short(merge), short(target))); err != nil {
+	if err := reply(checks.RollbackComment(checks.RollbackRecord{Env: env, To: target, Of: merge, Login: login, At: a.now()})); err != nil {
 		return err
 	}
 	return a.createDeployment(ctx, gh, m, ev, env)

@@ -41,6 +41,9 @@ type ServiceConfig struct {
 	HTTPTransport http.RoundTripper
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Sleep is how the transport waits for rate limits and retries
+	// (default: for real); tests pass one that does not wait.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Service is the whole GitHub App, wired: webhook server, installation
@@ -77,8 +80,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		base = http.DefaultTransport
 	}
 	reg := prometheus.NewRegistry()
-	tr := NewTransport(base, TransportOptions{Registry: reg, Logger: cfg.Logger, Now: cfg.Now})
-	clients, err := NewClients(ClientsConfig{BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, Transport: tr})
+	tr := NewTransport(base, TransportOptions{Registry: reg, Logger: cfg.Logger, Now: cfg.Now, Sleep: cfg.Sleep})
+	clients, err := NewClients(ClientsConfig{BaseURL: cfg.GitHubURL, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, Transport: tr, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

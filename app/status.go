@@ -63,7 +63,7 @@ func (a *App) onDeploymentStatus(ctx context.Context, ev Event) error {
 	if a.announced(comments, s.GetID()) {
 		return nil
 	}
-	body := checks.DeployResultComment(env, short(sha), state, s.GetDescription(), s.GetLogURL())
+	body := checks.DeployResultComment(env, sha, runnerState(state), s.GetDescription(), s.GetLogURL())
 	return a.comment(ctx, gh, repo, o.PR, body+"\n"+checks.Marker(statusKind, map[string]int64{"status": s.GetID()}))
 }
 
@@ -72,7 +72,7 @@ const statusKind = "status"
 
 func (a *App) announced(comments []*github.IssueComment, id int64) bool {
 	for _, c := range comments {
-		if c.GetUser().GetLogin() != a.bot {
+		if !a.isBot(c.GetUser().GetLogin()) {
 			continue
 		}
 		for _, m := range checks.ParseMarkers(c.GetBody()) {
@@ -89,12 +89,16 @@ func (a *App) announced(comments []*github.IssueComment, id int64) bool {
 
 // runnerState maps a deployment status set by the runner to the deploy
 // run's state.
-func runnerState(s string) string {
+func runnerState(s string) checks.DeployState {
 	switch s {
 	case "in_progress":
-		return "in-progress"
+		return checks.DeployInProgress
+	case "success":
+		return checks.DeploySuccess
+	case "error":
+		return checks.DeployError
 	}
-	return s
+	return checks.DeployFailure
 }
 
 // readOrder reads the App's signed order of a deployment.
