@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v66/github"
+
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 )
 
 const (
-	e2eRepo   = "kailua/config"
+	e2eRepo   = "kailua-gis/config"
 	e2eSecret = "e2e-webhook-secret"
 )
 
@@ -90,7 +92,7 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 	svc.app.setBot(login)
 
 	e := &e2e{t: t, ctx: ctx, sim: sim, clock: clock, svc: svc, key: key}
-	e.inst = sim.Install("kailua")
+	e.inst = sim.Install("kailua-gis")
 	samples, err := filepath.Abs("../samples/config")
 	if err != nil {
 		t.Fatal(err)
@@ -108,13 +110,13 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 			t.Fatal(err)
 		}
 	}
-	sim.SetTeam("kailua", "gis-engineers", "ana", "bob")
-	sim.SetTeam("kailua", "gis-leads", "kai")
-	sim.SetTeam("kailua", "platform", "mkalani")
+	sim.SetTeam("kailua-gis", "gis-engineers", "ana", "bob")
+	sim.SetTeam("kailua-gis", "gis-leads", "kai")
+	sim.SetTeam("kailua-gis", "platform", "mkalani")
 	for _, env := range []githubsim.Environment{
 		{Name: "development"},
-		{Name: "staging", Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua/gis-engineers"}, {Type: "Team", Name: "kailua/gis-leads"}}},
-		{Name: "production", PreventSelfReview: true, Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua/gis-leads"}, {Type: "User", Name: "lkeawe"}}},
+		{Name: "staging", Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua-gis/gis-engineers"}, {Type: "Team", Name: "kailua-gis/gis-leads"}}},
+		{Name: "production", PreventSelfReview: true, Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua-gis/gis-leads"}, {Type: "User", Name: "lkeawe"}}},
 	} {
 		if err := sim.SetEnvironment(e2eRepo, env); err != nil {
 			t.Fatal(err)
@@ -219,4 +221,193 @@ func TestPullRequestGetsPlanAndPolicy(t *testing.T) {
 		t.Errorf("policy run: %+v", po)
 	}
 	_ = n
+}
+
+// deployments are the emulator's deployments of sha, by environment.
+func (e *e2e) deployments(sha string) map[string][]githubsim.Deployment {
+	out := map[string][]githubsim.Deployment{}
+	for _, d := range e.sim.Deployments(e2eRepo) {
+		if d.SHA == sha {
+			out[d.Environment] = append(out[d.Environment], d)
+		}
+	}
+	return out
+}
+
+// state is the latest status of the single deployment of sha to env.
+func (e *e2e) state(sha, env string) (string, string) {
+	e.t.Helper()
+	ds := e.deployments(sha)[env]
+	if len(ds) != 1 {
+		e.t.Fatalf("%d deployments of %s to %s, want 1", len(ds), short(sha), env)
+	}
+	d := ds[0]
+	if len(d.States) == 0 {
+		return "", ""
+	}
+	return d.States[len(d.States)-1], d.Descriptions[len(d.Descriptions)-1]
+}
+
+func (e *e2e) merge(n int, by string) string {
+	e.t.Helper()
+	sha, err := e.sim.MergePR(e.ctx, e2eRepo, n, by)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.flush()
+	return sha
+}
+
+// TestMergeDeploys: merging creates one deployment per environment the
+// change touches, with a signed order; development is queued at once,
+// staging waits for approval, production for approval and promotion.
+func TestMergeDeploys(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	ds := e.deployments(merge)
+	for _, env := range []string{"development", "staging", "production"} {
+		if len(ds[env]) != 1 {
+			t.Fatalf("%d deployments to %s, want 1: %+v", len(ds[env]), env, ds)
+		}
+	}
+	if st, desc := e.state(merge, "development"); st != "queued" {
+		t.Errorf("development: %s %q, want queued", st, desc)
+	}
+	if st, desc := e.state(merge, "staging"); st != "pending" || !strings.Contains(desc, "approv") {
+		t.Errorf("staging: %s %q, want pending for approval", st, desc)
+	}
+	if st, desc := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production: %s %q, want pending", st, desc)
+	}
+	d := ds["production"][0]
+	if d.Task != "deploy" || d.Payload == nil {
+		t.Errorf("production deployment: task %q payload %v", d.Task, d.Payload)
+	}
+	run, ok := e.run(merge, "honua/deploy (staging)")
+	if !ok || run.Conclusion != "action_required" || len(run.Actions) != 2 {
+		t.Errorf("staging deploy run: %+v", run)
+	}
+}
+
+// report sets a deployment status as the runner does.
+func (e *e2e) report(sha, env, state, desc string) {
+	e.t.Helper()
+	gh, err := e.svc.clients.Installation(e.ctx, e.inst)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ds := e.deployments(sha)[env]
+	if len(ds) == 0 {
+		e.t.Fatalf("no deployment of %s to %s", short(sha), env)
+	}
+	owner, name, _ := strings.Cut(e2eRepo, "/")
+	if _, _, err := gh.Repositories.CreateDeploymentStatus(e.ctx, owner, name, ds[len(ds)-1].ID, &github.DeploymentStatusRequest{
+		State: github.String(state), Description: github.String(desc), LogURL: github.String("https://runner.kailua.example/logs/1"),
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.flush()
+}
+
+func (e *e2e) click(sha, env, action, login string) {
+	e.t.Helper()
+	r, ok := e.run(sha, "honua/deploy ("+env+")")
+	if !ok {
+		e.t.Fatalf("no deploy run for %s on %s", env, short(sha))
+	}
+	if err := e.sim.ClickCheckRunAction(e2eRepo, r.ID, action, login); err != nil {
+		e.t.Fatal(err)
+	}
+	e.flush()
+}
+
+func (e *e2e) comment(n int, login, body string) {
+	e.t.Helper()
+	if _, err := e.sim.Comment(e2eRepo, n, login, body); err != nil {
+		e.t.Fatal(err)
+	}
+	e.flush()
+}
+
+// lastComment is the App's newest comment on PR n.
+func (e *e2e) botComments(n int) []string {
+	pr, ok := e.sim.PullRequest(e2eRepo, n)
+	if !ok {
+		e.t.Fatalf("no PR %d", n)
+	}
+	var out []string
+	for _, c := range pr.Comments {
+		if c.Login == e.sim.BotLogin() {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}
+
+// TestApprovalsAndPromotion walks a change to production: staging is
+// approved with the button, the runner deploys it; the author's own
+// approval of production is refused; a lead approves production, which then
+// waits for the soak in staging and is queued by the sweeper when it ends.
+func TestApprovalsAndPromotion(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "kai", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+
+	e.click(merge, "staging", "approve", "ana")
+	if st, desc := e.state(merge, "staging"); st != "queued" {
+		t.Fatalf("staging after ana's approval: %s %q", st, desc)
+	}
+	comments := e.botComments(n)
+	if len(comments) == 0 || !strings.Contains(comments[len(comments)-1], "approved") {
+		t.Errorf("no approval record in the PR: %q", comments)
+	}
+
+	// kai wrote the change: production forbids self-approval.
+	e.comment(n, "kai", "/approve production")
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production after the author's approval: %s, want pending", st)
+	}
+	comments = e.botComments(n)
+	if !strings.Contains(comments[len(comments)-1], "kai") {
+		t.Errorf("the refusal does not say why: %q", comments[len(comments)-1])
+	}
+
+	// lkeawe approves; production waits for staging.
+	e.click(merge, "production", "approve", "lkeawe")
+	st, desc := e.state(merge, "production")
+	if st != "pending" || !strings.Contains(desc, "staging") {
+		t.Errorf("production approved before staging ran: %s %q, want pending on promotion", st, desc)
+	}
+
+	// The runner deploys staging.
+	e.report(merge, "staging", "in_progress", "applying")
+	e.report(merge, "staging", "success", "deployed; 2 collections healthy")
+	if r, _ := e.run(merge, "honua/deploy (staging)"); r.Conclusion != "success" {
+		t.Errorf("staging deploy run after success: %+v", r)
+	}
+	results := 0
+	for _, c := range e.botComments(n) {
+		if strings.Contains(c, "Deployed") {
+			results++
+		}
+	}
+	if results != 1 {
+		t.Errorf("%d success comments, want 1", results)
+	}
+
+	// The sweeper queues production once the soak ends, not before.
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production before the soak ended: %s", st)
+	}
+	e.clock.Advance(2*time.Hour + time.Minute)
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if st, desc := e.state(merge, "production"); st != "queued" {
+		t.Errorf("production after the soak: %s %q, want queued", st, desc)
+	}
 }

@@ -395,6 +395,15 @@ type PR struct {
 	BaseSHA        string
 	MergeCommitSHA string
 	Labels         []string
+	// Comments are the pull request's comments, oldest first.
+	Comments []Comment
+}
+
+// Comment is a read-only view of an issue comment.
+type Comment struct {
+	ID    int64
+	Login string
+	Body  string
 }
 
 // PullRequest returns a view of a pull request.
@@ -413,6 +422,11 @@ func (s *Server) PullRequest(fullName string, number int) (PR, bool) {
 		HeadSHA: p.HeadSHA, BaseSHA: p.BaseSHA, MergeCommitSHA: p.MergeCommitSHA}
 	for _, l := range p.Labels {
 		v.Labels = append(v.Labels, l.Name)
+	}
+	for _, c := range r.Comments {
+		if c.Issue == number {
+			v.Comments = append(v.Comments, Comment{ID: c.ID, Login: c.User.Login, Body: c.Body})
+		}
 	}
 	return v, true
 }

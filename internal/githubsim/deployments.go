@@ -300,6 +300,8 @@ type Deployment struct {
 	Environment string
 	Payload     any
 	States      []string // oldest first
+	// Descriptions are the statuses' descriptions, as States.
+	Descriptions []string
 }
 
 // Deployments lists a repository's deployments, oldest first.
@@ -315,6 +317,7 @@ func (s *Server) Deployments(fullName string) []Deployment {
 		v := Deployment{ID: d.ID, SHA: d.SHA, Ref: d.Ref, Task: d.Task, Environment: d.Environment, Payload: d.Payload}
 		for _, st := range d.Statuses {
 			v.States = append(v.States, st.State)
+			v.Descriptions = append(v.Descriptions, st.Description)
 		}
 		out = append(out, v)
 	}
