@@ -82,28 +82,61 @@ func writeVerdict(b *strings.Builder, v policy.Verdict, f Format) {
 	} else {
 		fmt.Fprintf(b, "  %s: %s\n", text(v.Environment), state)
 	}
-	line := func(mark, format string, args ...any) {
+	lines := verdictLines(v, text, code, func(t time.Time) string { return t.UTC().Format(time.RFC3339) })
+	for _, l := range lines {
 		if markdown {
-			fmt.Fprintf(b, "- %s %s\n", mark, fmt.Sprintf(format, args...))
+			fmt.Fprintf(b, "- %s %s\n", l.mark, l.text)
 		} else {
-			fmt.Fprintf(b, "    %s %s\n", mark, fmt.Sprintf(format, args...))
+			fmt.Fprintf(b, "    %s %s\n", l.mark, l.text)
 		}
+	}
+	if markdown {
+		b.WriteString("\n")
+	}
+}
+
+// A verdictLine is one line of a verdict for people: a mark and escaped
+// text. kind says what it is (a deny of the change, a gate, ...), for a
+// renderer that must leave lines out.
+type verdictLine struct {
+	mark, text, kind string
+}
+
+// The kinds of verdict lines.
+const (
+	lineDeny     = "deny"
+	lineGate     = "gate"
+	lineWarn     = "warning"
+	lineApproval = "approval"
+	lineWindow   = "window"
+	lineError    = "error"
+	linePrint    = "print"
+)
+
+// verdictLines are the lines of a verdict, in the order people read them:
+// denies of the change, gates of time, warnings, approvals, the next
+// window, policy errors, print() output. text and code escape what comes
+// from the policy, the config or the pull request; when formats times.
+func verdictLines(v policy.Verdict, text, code func(string) string, when func(time.Time) string) []verdictLine {
+	var out []verdictLine
+	line := func(kind, mark, format string, args ...any) {
+		out = append(out, verdictLine{mark: mark, text: fmt.Sprintf(format, args...), kind: kind})
 	}
 	list := func(ss []string) string {
-		out := make([]string, len(ss))
+		codes := make([]string, len(ss))
 		for i, s := range ss {
-			out[i] = code(s)
+			codes[i] = code(s)
 		}
-		return strings.Join(out, ", ")
+		return strings.Join(codes, ", ")
 	}
 	for _, d := range v.ChangeDenies() {
-		line("✗", "%s: %s", code(d.Rule), text(d.Message))
+		line(lineDeny, "✗", "%s: %s", code(d.Rule), text(d.Message))
 	}
 	for _, d := range v.Gates() {
-		line("⏱", "%s: %s", code(d.Rule), text(d.Message))
+		line(lineGate, "⏱", "%s: %s", code(d.Rule), text(d.Message))
 	}
 	for _, d := range v.Warn {
-		line("!", "%s: %s", code(d.Rule), text(d.Message))
+		line(lineWarn, "!", "%s: %s", code(d.Rule), text(d.Message))
 	}
 	if a := v.Approval; a.Required {
 		status := "missing"
@@ -121,22 +154,20 @@ func writeVerdict(b *strings.Builder, v policy.Verdict, f Format) {
 			if r.Satisfied {
 				mark = "✓"
 			}
-			line(mark, "approval: %d of %s (%s)", r.Min, rf, text(strings.Join(r.Reasons, "; ")))
+			line(lineApproval, mark, "approval: %d of %s (%s)", r.Min, rf, text(strings.Join(r.Reasons, "; ")))
 		}
-		line("·", "approvals: %s", status)
+		line(lineApproval, "·", "approvals: %s", status)
 	}
 	if v.NextWindow != nil {
-		line("⏱", "next deployment window: %s", v.NextWindow.UTC().Format(time.RFC3339))
+		line(lineWindow, "⏱", "next deployment window: %s", when(*v.NextWindow))
 	}
 	for _, e := range v.Errors {
-		line("✗", "policy error: %s", text(e.String()))
+		line(lineError, "✗", "policy error: %s", text(e.String()))
 	}
 	for _, p := range v.Prints {
-		line("·", "print: %s", text(p))
+		line(linePrint, "·", "print: %s", text(p))
 	}
-	if markdown {
-		b.WriteString("\n")
-	}
+	return out
 }
 
 // ShortDigest shortens a digest for people ("sha256:0123456789ab").
