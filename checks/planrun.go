@@ -137,6 +137,11 @@ func planTitle(p *plan.Plan, envs []*plan.Environment) string {
 	if len(envs) == 0 && len(p.Errors) > 0 {
 		parts = append(parts, "invalid configuration: "+countOf(len(p.Errors), "error", "errors"))
 	}
+	if len(parts) == 0 {
+		// Only a plan built by hand gets here (errors of the repository
+		// not copied into its environments); GitHub needs a title.
+		return "Honua configuration changes"
+	}
 	return joinTitle(parts)
 }
 
