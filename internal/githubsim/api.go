@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	// The App's own endpoints take its JWT (see appRoutes).
 	s.handle("GET /app", anyToken, s.handleGetApp)
 	s.handle("GET /repos/{owner}/{repo}/installation", anyToken, s.handleRepoInstallation)
+	s.handle("GET /app/installations", anyToken, s.handleListInstallations)
 	s.handle("POST /app/installations/{installation_id}/access_tokens", anyToken, s.handleAccessToken)
 	s.handle("GET /rate_limit", anyToken, s.handleRateLimit)
 	s.handle("GET /installation/repositories", anyToken, s.handleInstallationRepos)

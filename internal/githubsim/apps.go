@@ -3,6 +3,7 @@ package githubsim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -108,6 +109,37 @@ func (s *Server) handleGetApp(w http.ResponseWriter, r *http.Request) {
 	body := s.appJSON(s.hosted)
 	s.mu.Unlock()
 	writeJSON(w, 200, body)
+}
+
+// handleListInstallations lists the App's installations, oldest first
+// (GitHub's order), one page at a time.
+func (s *Server) handleListInstallations(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ids := make([]int64, 0, len(s.installs))
+	for id := range s.installs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	items := make([]any, len(ids))
+	for i, id := range ids {
+		in := s.installationJSON(s.installs[id])
+		// The pinned description of this endpoint (octokit/openapi 23.0.2)
+		// says the account is a user AND an enterprise (allOf, where
+		// GitHub's other installation schemas say anyOf): the account
+		// carries the enterprise's required fields too, so that it answers
+		// to both.
+		if acc, ok := in["account"].(map[string]any); ok {
+			acc["name"], acc["slug"] = s.installs[id].Account.Login, s.installs[id].Account.Login
+			acc["created_at"], acc["updated_at"] = in["created_at"], in["created_at"]
+		}
+		items[i] = in
+	}
+	s.mu.Unlock()
+	page, ok := paginate(w, r, items)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, page)
 }
 
 func (s *Server) handleRepoInstallation(w http.ResponseWriter, r *http.Request) {
