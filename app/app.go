@@ -77,6 +77,9 @@ type App struct {
 	// people caches who people are on a repository.
 	people people
 	seq    uint64
+	// deployed are the commits whose deployments were created (or found)
+	// by this process.
+	deployed shaSet
 }
 
 type inflight struct {

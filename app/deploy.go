@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-github/v66/github"
 
@@ -32,6 +33,9 @@ type mergeInfo struct {
 	parent   string // the default branch before the commit
 	pull     gate.Pull
 	rollback string // for a rollback: the sha it undoes
+	// lookupPR asks GitHub for the pull request the commit merged, when
+	// there is no deployment of it yet (a push).
+	lookupPR bool
 }
 
 // deployMerge creates one deployment per environment whose document the
@@ -41,6 +45,11 @@ type mergeInfo struct {
 func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 	unlock := a.locks.lock("deploy:" + m.repo.String())
 	defer unlock()
+	// A merge comes as two events, pull_request.closed and push: the
+	// second finds the first's work done without asking GitHub.
+	if a.deployed.has(m.repo.String() + "@" + m.sha) {
+		return nil
+	}
 	gh, err := a.clients.Installation(ctx, inst)
 	if err != nil {
 		return err
@@ -48,6 +57,20 @@ func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 	existing, err := a.deploymentsOf(ctx, gh, m.repo, m.sha)
 	if err != nil {
 		return err
+	}
+	if len(existing) > 0 {
+		a.deployed.add(m.repo.String() + "@" + m.sha)
+	}
+	if m.lookupPR && len(existing) == 0 {
+		// A push: the commit may be a pull request's merge, whose approvals
+		// and labels count.
+		pull, found, err := a.pullOfCommit(ctx, gh, m.repo, m.sha)
+		if err != nil {
+			return err
+		}
+		if found {
+			m.pull = pull
+		}
 	}
 	token, err := a.clients.Token(ctx, inst)
 	if err != nil {
@@ -105,7 +128,60 @@ func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 			return err
 		}
 	}
+	a.deployed.add(m.repo.String() + "@" + m.sha)
 	return nil
+}
+
+// pullOfCommit finds the merged pull request whose merge commit sha is.
+func (a *App) pullOfCommit(ctx context.Context, gh *github.Client, repo repoName, sha string) (gate.Pull, bool, error) {
+	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, repo.Owner, repo.Name, sha, nil)
+	if err != nil {
+		return gate.Pull{}, false, fmt.Errorf("finding the pull request of %s@%s: %w", repo, short(sha), err)
+	}
+	for _, pr := range prs {
+		if pr.GetMergeCommitSHA() != sha || pr.MergedAt == nil {
+			continue
+		}
+		// The list gives no merger: read the pull request itself.
+		full, _, err := gh.PullRequests.Get(ctx, repo.Owner, repo.Name, pr.GetNumber())
+		if err != nil {
+			return gate.Pull{}, false, fmt.Errorf("reading %s#%d: %w", repo, pr.GetNumber(), err)
+		}
+		return prView(repo, full), true, nil
+	}
+	return gate.Pull{}, false, nil
+}
+
+// shaSet remembers the last few thousand keys added.
+type shaSet struct {
+	mu    sync.Mutex
+	m     map[string]bool
+	order []string
+}
+
+const shaSetSize = 4096
+
+func (s *shaSet) has(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[k]
+}
+
+func (s *shaSet) add(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]bool{}
+	}
+	if s.m[k] {
+		return
+	}
+	s.m[k] = true
+	s.order = append(s.order, k)
+	if len(s.order) > shaSetSize {
+		delete(s.m, s.order[0])
+		s.order = s.order[1:]
+	}
 }
 
 // evaluation is a merge commit judged for deployment.

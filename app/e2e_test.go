@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,14 +40,26 @@ type e2e struct {
 
 type e2eOptions struct {
 	delivery githubsim.DeliveryMode
-	start    time.Time // the emulator's clock (default: Tuesday 2026-03-10 10:00 HST, inside production's window)
+	start    time.Time // the emulator's clock (default: the next Tuesday 10:00 HST, inside production's window)
+}
+
+// nextTuesday10HST is the first Tuesday 10:00 in Honolulu (20:00 UTC) after
+// t. The emulator's clock starts there rather than at a fixed date: the
+// installation tokens it issues expire on its clock, and ghinstallation
+// judges them by the wall clock.
+func nextTuesday10HST(t time.Time) time.Time {
+	d := time.Date(t.Year(), t.Month(), t.Day(), 20, 0, 0, 0, time.UTC)
+	for d.Weekday() != time.Tuesday || !d.After(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
 }
 
 func newE2E(t *testing.T, o e2eOptions) *e2e {
 	t.Helper()
 	ctx := context.Background()
 	if o.start.IsZero() {
-		o.start = time.Date(2026, 3, 10, 20, 0, 0, 0, time.UTC)
+		o.start = nextTuesday10HST(time.Now())
 	}
 	clock := githubsim.NewManualClock(o.start)
 	var handler atomic.Pointer[http.Handler]
@@ -410,4 +423,49 @@ func TestApprovalsAndPromotion(t *testing.T) {
 	if st, desc := e.state(merge, "production"); st != "queued" {
 		t.Errorf("production after the soak: %s %q, want queued", st, desc)
 	}
+}
+
+// TestAPIBudget: on a warm mirror a pull request event costs at most 6
+// REST calls, and a merge at most 4 per environment it deploys to.
+func TestAPIBudget(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	// Another push: the mirror is warm, the event is a synchronize.
+	e.sim.ResetCounters()
+	head, err := e.sim.Push(e.ctx, e2eRepo, "bike-lanes", "ana", "Title case",
+		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(strings.Replace(bikeLanes, "Bike lanes", "Bike Lanes", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if _, ok := e.run(head, planRunName); !ok {
+		t.Fatal("no plan on the new head")
+	}
+	pr := e.restCalls()
+	t.Logf("pull_request.synchronize: %d REST calls", pr)
+	if pr > 6 {
+		t.Errorf("a PR event cost %d REST calls, want at most 6:\n%s", pr, e.callList())
+	}
+	e.sim.ResetCounters()
+	merge := e.merge(n, "bob")
+	envs := len(e.deployments(merge))
+	calls := e.restCalls()
+	t.Logf("merge: %d REST calls for %d environments", calls, envs)
+	if envs != 3 || calls > 4*envs {
+		t.Errorf("a merge to %d environments cost %d REST calls, want at most %d:\n%s", envs, calls, 4*envs, e.callList())
+	}
+	// One installation token serves every call of the hour.
+	if n := e.sim.RouteCounter("POST /app/installations/{installation_id}/access_tokens").Calls; n != 0 {
+		t.Errorf("the merge minted %d installation tokens, want 0 (the cached one)", n)
+	}
+}
+
+func (e *e2e) callList() string {
+	var b strings.Builder
+	for route, c := range e.sim.Counters() {
+		if c.Calls > 0 {
+			fmt.Fprintf(&b, "  %3d %s\n", c.Calls, route)
+		}
+	}
+	return b.String()
 }

@@ -72,29 +72,9 @@ func (a *App) onPush(ctx context.Context, ev Event) error {
 	if e.GetDeleted() || e.GetRef() != "refs/heads/"+e.GetRepo().GetDefaultBranch() {
 		return nil
 	}
-	after := e.GetAfter()
-	m := mergeInfo{repo: repo, sha: after}
+	m := mergeInfo{repo: repo, sha: e.GetAfter(), lookupPR: true}
 	if b := e.GetBefore(); b != "" && strings.Trim(b, "0") != "" {
 		m.parent = b
-	}
-	gh, err := a.clients.Installation(ctx, ev.InstallationID)
-	if err != nil {
-		return err
-	}
-	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, repo.Owner, repo.Name, after, nil)
-	if err != nil {
-		return fmt.Errorf("finding the pull request of %s@%s: %w", repo, short(after), err)
-	}
-	for _, pr := range prs {
-		if pr.GetMerged() || pr.GetMergeCommitSHA() == after {
-			if pr.GetMergeCommitSHA() != after {
-				continue
-			}
-			m.pull = prView(repo, pr)
-			m.pull.Merged = true
-			m.pull.MergeSHA = after
-			break
-		}
 	}
 	return a.deployMerge(ctx, ev.InstallationID, m)
 }

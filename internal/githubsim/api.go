@@ -32,6 +32,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /repos/{owner}/{repo}/pulls", pullsRead, s.withRepo(s.handleListPulls))
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", pullsRead, s.withRepo(s.handleGetPull))
+	s.handle("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", pullsRead, s.withRepo(s.handleCommitPulls))
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", pullsRead, s.withRepo(s.handlePullFiles))
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pullsRead, s.withRepo(s.handleListReviews))
 	s.handle("POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews", pullsWrite, s.withRepo(s.handleCreateReview))
@@ -275,6 +276,32 @@ func (s *Server) handleListPulls(w http.ResponseWriter, r *http.Request, rp *rep
 	if q.Get("direction") == "asc" {
 		sort.Slice(list, func(i, j int) bool { return list[i].Number < list[j].Number })
 	}
+	page, ok := paginate(w, r, list)
+	if !ok {
+		return
+	}
+	out := []any{}
+	s.mu.Lock()
+	for _, p := range page {
+		out = append(out, s.prJSON(rp, p, false))
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+// handleCommitPulls lists the pull requests a commit belongs to: those it
+// is the head of, and the one it is the merge commit of.
+func (s *Server) handleCommitPulls(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	sha := r.PathValue("commit_sha")
+	s.mu.Lock()
+	var list []*pull
+	for _, p := range rp.Pulls {
+		if p.HeadSHA == sha || p.MergeCommitSHA == sha {
+			list = append(list, p)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].Number > list[j].Number })
 	page, ok := paginate(w, r, list)
 	if !ok {
 		return
