@@ -94,7 +94,7 @@ func (a *App) loadMerge(ctx context.Context, inst int64, repo repoName, sha stri
 	if err != nil {
 		return nil, err
 	}
-	if st.ev, err = a.evaluateDeploy(ctx, gh, st.m, p, base, st.deployments); err != nil {
+	if st.ev, err = a.evaluateDeploy(ctx, gh, st.m, p, base, head, st.deployments); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -146,7 +146,8 @@ func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, s
 	if err != nil {
 		return err
 	}
-	if ok, why := gate.MayApprove(person, st.m.pull, st.ev.envs[env], pol); !ok {
+	v, _ := st.ev.report.Verdict(env)
+	if ok, why := gate.MayApprove(person, st.m.pull, st.ev.envs[env], eligiblePolicy(pol, v)); !ok {
 		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(why))
 	}
 	rec := gate.Record{Env: env, Login: login, Via: via, Kind: kind, SHA: sha, PlanDigest: st.ev.digests[env], At: a.now(), Reason: reason}
@@ -244,7 +245,7 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 func (a *App) rejudge(ctx context.Context, st *mergeState) (*policy.Report, error) {
 	m := st.m
 	return a.engine.Judge(ctx, st.ev.report.Plan, policy.JudgeOptions{
-		Bundle: st.ev.bundle, Now: a.now(), SHA: m.sha,
+		Bundle: st.ev.bundle, Base: st.ev.base, Head: st.ev.head, Limits: a.limits, Now: a.now(), SHA: m.sha,
 		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
 		Approvals: st.ev.appr, Protection: protections(st.ev.envs, st.ev.report.Plan),
 		Deployments: st.ev.deployed, Rollback: m.rollback != "",

@@ -160,7 +160,8 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 		if b, err := policy.LoadWithLimits(ctx, j.policy, a.limits); err == nil && b.File != nil {
 			pol = b.File.Env(e.Name)
 		}
-		if ok, why := gate.MayApprove(person, j.pull, j.envs[e.Name], pol); !ok {
+		v, _ := j.report.Verdict(e.Name)
+		if ok, why := gate.MayApprove(person, j.pull, j.envs[e.Name], eligiblePolicy(pol, v)); !ok {
 			refusals = append(refusals, why)
 			continue
 		}

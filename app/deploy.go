@@ -116,7 +116,7 @@ func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, existing)
+	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, head, existing)
 	if err != nil {
 		return err
 	}
@@ -194,14 +194,16 @@ type evaluation struct {
 	appr    map[string][]policy.Approval
 	// deployed are the successful deployments the promotion rules read.
 	deployed map[string]policy.Deployment
+	// base and head are the sources the plan was computed between.
+	base, head config.Source
 }
 
 // evaluateDeploy judges the deployment of a merge commit: the policy of the
 // default branch before the merge, the approvals bound to each
 // environment's plan digest, GitHub's environment protection, and the last
 // successful deployments for promotion.
-func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo, p *plan.Plan, base config.Source, existing map[string]*github.Deployment) (*evaluation, error) {
-	ev := &evaluation{digests: digestsOf(p)}
+func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo, p *plan.Plan, base, head config.Source, existing map[string]*github.Deployment) (*evaluation, error) {
+	ev := &evaluation{digests: digestsOf(p), base: base, head: head}
 	var err error
 	if ev.bundle, err = policy.LoadWithLimits(ctx, base, a.limits); err != nil {
 		return nil, fmt.Errorf("loading the policy of %s: %w", short(m.parent), err)
@@ -223,7 +225,10 @@ func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo
 	}
 	judge := func(appr map[string][]policy.Approval) (*policy.Report, error) {
 		return a.engine.Judge(ctx, p, policy.JudgeOptions{
-			Bundle: ev.bundle, Now: a.now(), SHA: m.sha,
+			// The policy of the branch before the commit judges it; the
+			// commit's own .gitops/ only tells whether it changes the
+			// policy (which then needs a policy owner).
+			Bundle: ev.bundle, Base: base, Head: ev.head, Limits: a.limits, Now: a.now(), SHA: m.sha,
 			PR:          policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
 			Deployments: deployed, Approvals: appr, Protection: protections(ev.envs, p),
 			Rollback: m.rollback != "",

@@ -469,3 +469,143 @@ func (e *e2e) callList() string {
 	}
 	return b.String()
 }
+
+// TestPolicyEditJudgedByBase: a pull request that rewrites .gitops/ to let
+// everything through is judged by the base branch's policy, and needs a
+// policy owner's approval besides.
+func TestPolicyEditJudgedByBase(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	loose := "version: 1\nenvironments:\n  production: {autoApprove: true, allowBreakingChanges: true}\n  staging: {autoApprove: true}\n"
+	n, head := e.openPR("loosen", "ana", map[string]string{
+		".gitops/deployment-policy.yaml":             loose,
+		"environments/common/layers/bike-lanes.yaml": bikeLanes,
+	})
+	po, ok := e.run(head, policyRunName)
+	if !ok {
+		t.Fatal("no policy run")
+	}
+	all := po.Title + po.Summary + po.Text
+	if !strings.Contains(all, "platform") || !strings.Contains(all, "needs approval") {
+		t.Errorf("the policy run does not ask the policy owners:\n%s\n%s", po.Summary, po.Text)
+	}
+	merge := e.merge(n, "bob")
+	if st, desc := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production under the loosened policy: %s %q, want pending (base's policy)", st, desc)
+	}
+	// An engineer's approval is not enough for staging: the change to
+	// .gitops/ needs a policy owner too.
+	e.click(merge, "staging", "approve", "bob")
+	if st, desc := e.state(merge, "staging"); st != "pending" || !strings.Contains(desc, "platform") {
+		t.Errorf("staging with an engineer's approval only: %s %q, want pending for the platform team", st, desc)
+	}
+	e.click(merge, "staging", "approve", "mkalani")
+	if st, desc := e.state(merge, "staging"); st != "queued" {
+		t.Errorf("staging with a policy owner's approval too: %s %q, want queued", st, desc)
+	}
+}
+
+// TestRollback: /rollback from a reader is refused politely; from an
+// engineer it deploys the last good commit again as deploy:rollback.
+func TestRollback(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n1, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/development/layers/bike-lanes.yaml": bikeLanes})
+	good := e.merge(n1, "bob")
+	e.report(good, "development", "success", "deployed")
+	n2, _ := e.openPR("bike-lanes-title", "ana", map[string]string{"environments/development/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "Bike lanes", "Bike routes", 1)})
+	bad := e.merge(n2, "bob")
+	e.report(bad, "development", "success", "deployed")
+
+	e.comment(n2, "reader", "/rollback development")
+	cs := e.botComments(n2)
+	if len(cs) == 0 || !strings.Contains(cs[len(cs)-1], "write access") {
+		t.Errorf("a reader's /rollback was not refused politely: %q", cs)
+	}
+	if ds := e.deployments(good)["development"]; len(ds) != 1 {
+		t.Fatalf("a reader's /rollback deployed: %+v", ds)
+	}
+
+	e.comment(n2, "bob", "/rollback development")
+	ds := e.deployments(good)["development"]
+	if len(ds) != 2 {
+		t.Logf("the App said: %q", e.botComments(n2))
+	}
+	if len(ds) != 2 || ds[1].Task != "deploy:rollback" {
+		t.Fatalf("no rollback deployment of %s: %+v", short(good), ds)
+	}
+	if st := ds[1].States[len(ds[1].States)-1]; st != "queued" {
+		t.Errorf("rollback deployment is %s, want queued", st)
+	}
+	// Asked again (a redelivery, or the same comment read twice), nothing
+	// runs twice.
+	for _, d := range e.sim.DeliveriesOf("issue_comment", "created") {
+		if err := e.sim.Redeliver(d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.flush()
+	if ds := e.deployments(good)["development"]; len(ds) != 2 {
+		t.Errorf("a redelivered /rollback deployed again: %d deployments", len(ds))
+	}
+}
+
+// TestWindowOpensLater: production approved outside its window waits, and
+// the sweeper queues it when the window opens.
+func TestWindowOpensLater(t *testing.T) {
+	monday := nextTuesday10HST(time.Now()).Add(-24*time.Hour - 2*time.Hour) // Monday 08:00 HST
+	e := newE2E(t, e2eOptions{start: monday})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	e.clock.Advance(3 * time.Hour) // Monday 11:00: soaked, but no window on Mondays
+	// Approved now, the approval still counts when the window opens
+	// (approvalExpiry: 24h).
+	e.click(merge, "production", "approve", "lkeawe")
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	st, desc := e.state(merge, "production")
+	if st != "pending" || !strings.Contains(desc, "window") {
+		t.Errorf("production on Monday: %s %q, want pending for the window", st, desc)
+	}
+	e.clock.Advance(22*time.Hour + time.Minute) // Tuesday 09:01 HST
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if st, desc := e.state(merge, "production"); st != "queued" {
+		t.Errorf("production once the window opened: %s %q, want queued", st, desc)
+	}
+}
+
+// TestShuffledDuplicatedDeliveries: GitHub delivers concurrently, in any
+// order, sometimes twice; the App still creates exactly one deployment per
+// (commit, environment) and one plan per head.
+func TestShuffledDuplicatedDeliveries(t *testing.T) {
+	e := newE2E(t, e2eOptions{delivery: githubsim.DeliveryMode{Shuffle: true, Concurrent: 4, Duplicate: 0.5, Seed: 7}})
+	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	head2, err := e.sim.Push(e.ctx, e2eRepo, "bike-lanes", "ana", "more", githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(strings.Replace(bikeLanes, "Bike lanes", "Bike Lanes", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	merge := e.merge(n, "bob")
+	e.flush()
+	for _, sha := range []string{head, head2} {
+		for _, name := range []string{planRunName, policyRunName} {
+			if c := e.runCount(sha, name); c > 1 {
+				t.Errorf("%d %s runs on %s, want at most 1", c, name, short(sha))
+			}
+		}
+	}
+	if _, ok := e.run(head2, planRunName); !ok {
+		t.Errorf("no plan on the last head")
+	}
+	for env, ds := range e.deployments(merge) {
+		if len(ds) != 1 {
+			t.Errorf("%d deployments to %s, want 1", len(ds), env)
+		}
+	}
+	if len(e.deployments(merge)) != 3 {
+		t.Errorf("deployments: %+v", e.deployments(merge))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -166,4 +167,20 @@ func canWrite(p gate.Person) bool {
 		return !p.Bot
 	}
 	return false
+}
+
+// eligiblePolicy is the environment's policy with every approver the
+// verdict's requirements name added to its approvers (policy owners for a
+// change to .gitops/, a rule's own approvers): gate.MayApprove then lets
+// each of them approve what their requirement asks, and no one else.
+func eligiblePolicy(pol policy.EnvPolicy, v policy.Verdict) policy.EnvPolicy {
+	pol.Approvers = slices.Clone(pol.Approvers)
+	for _, r := range v.Approval.Requirements {
+		for _, f := range r.From {
+			if !slices.ContainsFunc(pol.Approvers, func(a string) bool { return strings.EqualFold(a, f) }) {
+				pol.Approvers = append(pol.Approvers, f)
+			}
+		}
+	}
+	return pol
 }

@@ -79,7 +79,7 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 		return err
 	}
 	m := mergeInfo{repo: repo, sha: target, parent: merge, pull: prView(repo, pr), rollback: merge}
-	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, nil)
+	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, head, nil)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,8 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 	if err != nil {
 		return err
 	}
-	if ok, why := gate.MayRollback(person, m.pull, ev.envs[env], pol); !ok {
+	v, _ := ev.report.Verdict(env)
+	if ok, why := gate.MayRollback(person, m.pull, ev.envs[env], eligiblePolicy(pol, v)); !ok {
 		return reply(checks.RefusalComment(why))
 	}
 	// The requester's own approval: one eligible approval is enough for a
@@ -99,7 +100,7 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 	ap := policy.Approval{Login: login, Teams: person.Teams, Commit: target, SubmittedAt: a.now(), PlanDigest: ev.digests[env], Via: "rollback"}
 	ev.appr = map[string][]policy.Approval{env: {ap}}
 	if ev.report, err = a.engine.Judge(ctx, p, policy.JudgeOptions{
-		Bundle: ev.bundle, Now: a.now(), SHA: target,
+		Bundle: ev.bundle, Base: base, Head: head, Limits: a.limits, Now: a.now(), SHA: target,
 		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: merge, HeadSHA: m.pull.HeadSHA},
 		Approvals: ev.appr, Protection: protections(ev.envs, p), Deployments: ev.deployed, Rollback: true,
 	}); err != nil {
@@ -123,11 +124,40 @@ func (a *App) history(ctx context.Context, gh *github.Client, repo repoName, env
 		if !a.ownDeployment(d) {
 			continue
 		}
-		st, err := a.latestStatus(ctx, gh, repo, d.GetID())
+		state, err := a.outcome(ctx, gh, repo, d.GetID())
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, gate.DeploymentInfo{ID: d.GetID(), SHA: d.GetSHA(), Env: env, State: st.GetState(), CreatedAt: d.GetCreatedAt().Time})
+		out = append(out, gate.DeploymentInfo{ID: d.GetID(), SHA: d.GetSHA(), Env: env, State: state, CreatedAt: d.GetCreatedAt().Time})
 	}
 	return out, nil
+}
+
+// outcome is how a deployment ended: its latest status, except that a
+// deployment GitHub made inactive after it succeeded (auto_inactive, when
+// a newer one succeeded) counts as the success it was.
+func (a *App) outcome(ctx context.Context, gh *github.Client, repo repoName, id int64) (string, error) {
+	var latest *github.DeploymentStatus
+	succeeded := false
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		ss, resp, err := gh.Repositories.ListDeploymentStatuses(ctx, repo.Owner, repo.Name, id, opts)
+		if err != nil {
+			return "", fmt.Errorf("listing the statuses of deployment %d: %w", id, err)
+		}
+		for _, s := range ss {
+			if latest == nil || s.GetID() > latest.GetID() {
+				latest = s
+			}
+			succeeded = succeeded || s.GetState() == "success"
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if latest.GetState() == "inactive" && succeeded {
+		return "success", nil
+	}
+	return latest.GetState(), nil
 }
