@@ -198,8 +198,11 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 	if err != nil {
 		return err
 	}
-	if latest.GetState() != "pending" {
-		return nil // queued, running, done: not the App's to move
+	if s := latest.GetState(); s != "pending" && s != "" {
+		// Queued, running, done: not the App's to move. A deployment
+		// without a status is one whose creation was cut short: it is
+		// finished here.
+		return nil
 	}
 	if newer, err := a.superseded(ctx, st.gh, repo, d); err != nil {
 		return err
@@ -220,13 +223,11 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 	}
 	v, _ := st.ev.report.Verdict(env)
 	dec := a.decide(v, st.ev.envs[env], st.ev, env)
-	if dec.State == gate.WaitingApproval || dec.State == gate.Blocked || dec.State == gate.Denied {
-		if latest.GetDescription() == truncate(dec.Description, 140) {
-			return nil // nothing new to say
+	unchanged := latest != nil && latest.GetState() == dec.State.GitHubState() && latest.GetDescription() == truncate(dec.Description, 140)
+	if !unchanged {
+		if err := a.setStatus(ctx, st.gh, repo, d.GetID(), dec); err != nil {
+			return err
 		}
-	}
-	if err := a.setStatus(ctx, st.gh, repo, d.GetID(), dec); err != nil {
-		return err
 	}
 	run := checks.DeployRun(checks.Deploy{
 		Env: env, SHA: st.m.sha, State: deployState(dec.State), Verdict: &v,
@@ -237,6 +238,7 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 	if err != nil {
 		return err
 	}
+	// publish writes nothing when the run already shows this.
 	_, err = a.publish(ctx, st.gh, repo, st.m.sha, runs[deployRunName(env)], run)
 	return err
 }

@@ -58,9 +58,6 @@ func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 	if err != nil {
 		return err
 	}
-	if len(existing) > 0 {
-		a.deployed.add(m.repo.String() + "@" + m.sha)
-	}
 	if m.lookupPR && len(existing) == 0 {
 		// A push: the commit may be a pull request's merge, whose approvals
 		// and labels count.
@@ -114,6 +111,7 @@ func (a *App) deployMerge(ctx context.Context, inst int64, m mergeInfo) error {
 		todo = append(todo, e.Name)
 	}
 	if len(todo) == 0 {
+		a.deployed.add(m.repo.String() + "@" + m.sha)
 		return nil
 	}
 	ev, err := a.evaluateDeploy(ctx, gh, m, p, base, head, existing)
@@ -345,16 +343,17 @@ func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeIn
 	if err != nil {
 		return fmt.Errorf("creating the deployment of %s to %s: %w", short(m.sha), env, err)
 	}
-	if err := a.setStatus(ctx, gh, m.repo, d.GetID(), dec); err != nil {
-		return err
-	}
+	// The run first, then the status: a deployment whose creation is cut
+	// short has no status, and the sweeper finishes exactly those.
 	run := checks.DeployRun(checks.Deploy{
 		Env: env, SHA: m.sha, State: deployState(dec.State), Verdict: &v,
 		Description: dec.Description, Approvals: approvalRecords(ev.appr[env]),
 		Until: dec.Until, Rollback: m.rollback != "", RollbackOf: m.rollback,
 	})
-	_, err = a.publish(ctx, gh, m.repo, m.sha, nil, run)
-	return err
+	if _, err := a.publish(ctx, gh, m.repo, m.sha, nil, run); err != nil {
+		return err
+	}
+	return a.setStatus(ctx, gh, m.repo, d.GetID(), dec)
 }
 
 // decide turns a verdict into the deployment's state.

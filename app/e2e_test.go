@@ -83,7 +83,10 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 		GitHubURL: sim.URL(), GitURL: sim.CloneURL, AppID: sim.AppID(), PrivateKey: pemKey(sim.AppKey()),
 		WebhookSecrets: [][]byte{[]byte(e2eSecret)}, SigningKey: key, DataDir: t.TempDir(),
 		Workers: 4, QueueSize: 256, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: clock.Now, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+		Now: clock.Now,
+		// Waiting for a rate limit moves the emulator's clock on instead of
+		// the test's.
+		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -607,5 +610,83 @@ func TestShuffledDuplicatedDeliveries(t *testing.T) {
 	}
 	if len(e.deployments(merge)) != 3 {
 		t.Errorf("deployments: %+v", e.deployments(merge))
+	}
+}
+
+// TestFlowSurvivesGitHubFaults: GitHub answers 5xx, 429 or a secondary
+// rate limit on each endpoint the flow uses in turn; the flow completes,
+// by the event itself (retries, waits) or by the sweeper.
+func TestFlowSurvivesGitHubFaults(t *testing.T) {
+	routes := []string{
+		"GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+		"GET /repos/{owner}/{repo}/environments",
+		"GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+		"GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+		"POST /repos/{owner}/{repo}/check-runs",
+		"GET /repos/{owner}/{repo}/deployments",
+		"POST /repos/{owner}/{repo}/deployments",
+		"POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses",
+		"POST /app/installations/{installation_id}/access_tokens",
+		"GIT POST",
+	}
+	kinds := []string{"502", "429", "secondary"}
+	for i, route := range routes {
+		kind := kinds[i%len(kinds)]
+		t.Run(kind+" "+route, func(t *testing.T) {
+			e := newE2E(t, e2eOptions{})
+			fault := func() {
+				switch {
+				case kind == "502" || strings.HasPrefix(route, "GIT"):
+					e.sim.InjectFault(route, githubsim.Fault{Status: 502, Times: 1})
+				case kind == "429":
+					e.sim.ForceRateLimit(route, githubsim.PrimaryLimit429, 1, time.Second)
+				default:
+					e.sim.ForceRateLimit(route, githubsim.SecondaryLimit, 1, time.Second)
+				}
+			}
+			sweep := func() {
+				// The sweeper heals what an event left undone; a fault it
+				// meets itself is healed by the next sweep. A spent primary
+				// limit lasts until its reset, up to an hour: nothing is
+				// sent before it (the transport fails at once), and the
+				// sweeper catches up after it.
+				if kind == "429" {
+					e.clock.Advance(61 * time.Minute)
+				}
+				for i := range 2 {
+					if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+						t.Logf("sweep %d: %v", i+1, err)
+					}
+					e.flush()
+				}
+			}
+			fault()
+			n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+			sweep()
+			for _, name := range []string{planRunName, policyRunName} {
+				if _, ok := e.run(head, name); !ok {
+					t.Errorf("no %s on the head", name)
+				}
+			}
+			e.sim.ClearFaults() // a fault the PR's events never met
+			fault()
+			merge := e.merge(n, "bob")
+			sweep()
+			ds := e.deployments(merge)
+			for _, env := range []string{"development", "staging", "production"} {
+				if len(ds[env]) != 1 {
+					t.Fatalf("%d deployments to %s, want 1", len(ds[env]), env)
+				}
+				if _, ok := e.run(merge, "honua/deploy ("+env+")"); !ok {
+					t.Errorf("no deploy run for %s", env)
+				}
+			}
+			if st, _ := e.state(merge, "development"); st != "queued" {
+				t.Errorf("development: %s, want queued", st)
+			}
+			if st, _ := e.state(merge, "staging"); st != "pending" {
+				t.Errorf("staging: %s, want pending", st)
+			}
+		})
 	}
 }

@@ -105,16 +105,19 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 		if pr.GetMergeCommitSHA() == "" || pr.MergedAt == nil {
 			continue
 		}
-		ds, err := a.deploymentsOf(ctx, gh, repo, pr.GetMergeCommitSHA())
-		if err != nil {
-			errs = append(errs, err)
+		// deployMerge creates what is missing (all, or what an error cut
+		// short), and costs nothing for a commit this process deployed.
+		if a.deployed.has(repo.String() + "@" + pr.GetMergeCommitSHA()) {
 			continue
 		}
-		if len(ds) == 0 {
-			pr.Merged = github.Bool(true)
-			if err := a.deployMerge(ctx, inst, mergeInfo{repo: repo, sha: pr.GetMergeCommitSHA(), pull: prView(repo, pr)}); err != nil {
-				errs = append(errs, err)
-			}
+		// The list does not say who merged: read the pull request.
+		full, _, err := gh.PullRequests.Get(ctx, repo.Owner, repo.Name, pr.GetNumber())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading %s#%d: %w", repo, pr.GetNumber(), err))
+			continue
+		}
+		if err := a.deployMerge(ctx, inst, mergeInfo{repo: repo, sha: full.GetMergeCommitSHA(), pull: prView(repo, full)}); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// Pending deployments that may move on.
@@ -131,7 +134,7 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			errs = append(errs, err)
 			continue
 		}
-		if st.GetState() != "pending" {
+		if s := st.GetState(); s != "pending" && s != "" {
 			continue
 		}
 		if err := a.reevaluate(ctx, inst, repo, d.GetSHA(), d.GetEnvironment()); err != nil {
