@@ -71,9 +71,19 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(ts.Close)
+	// The App has exactly the permissions and events of its manifest: a
+	// line missing from app.yml fails these tests.
+	perms, err := githubsim.ManifestPermissions("../app.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := githubsim.ManifestEvents("../app.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	sim := githubsim.New(t, githubsim.Options{
 		WebhookURL: ts.URL + WebhookPath, WebhookSecret: e2eSecret, Clock: clock,
-		Delivery: o.delivery, TokenTTL: 24 * time.Hour,
+		Delivery: o.delivery, TokenTTL: 24 * time.Hour, Permissions: perms, Events: events,
 	})
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
