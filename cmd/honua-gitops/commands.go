@@ -9,5 +9,6 @@ func commands() []*cobra.Command {
 		newRenderCmd(),
 		newPlanCmd(),
 		newPolicyCmd(),
+		newServeCmd(),
 	}
 }
