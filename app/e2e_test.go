@@ -700,3 +700,109 @@ func TestFlowSurvivesGitHubFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestApprovalBindsToThePlan: a review approves each environment's plan as
+// it was; a push that leaves production's plan unchanged keeps the
+// approval, one that changes it drops it (and the check says so); the
+// merge counts an approval only for the plan it was given for.
+func TestApprovalBindsToThePlan(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	if _, err := e.sim.Review(e2eRepo, n, "lkeawe", "APPROVE", "looks right"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	satisfied := func(sha string) bool {
+		po, ok := e.run(sha, policyRunName)
+		if !ok {
+			t.Fatalf("no policy run on %s", short(sha))
+		}
+		return !strings.Contains(po.Summary, "`production`: **needs approval**")
+	}
+	if !satisfied(head) {
+		po, _ := e.run(head, policyRunName)
+		t.Fatalf("lkeawe's review does not approve production:\n%s", po.Summary)
+	}
+
+	// A push that changes development only: production's plan, and its
+	// approval, stay.
+	dev := strings.Replace(strings.Replace(bikeLanes, "id: bike-lanes", "id: dev-trails", 1), "bike_lanes", "dev_trails", 1)
+	head2, err := e.sim.Push(e.ctx, e2eRepo, "bike-lanes", "ana", "dev only",
+		githubsim.FileChange{Path: "environments/development/layers/dev-trails.yaml", Content: []byte(dev)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if !satisfied(head2) {
+		po, _ := e.run(head2, policyRunName)
+		t.Errorf("a push that left production's plan unchanged dropped the approval:\n%s", po.Summary)
+	}
+
+	// A push that changes production's plan drops it, and says so.
+	head3, err := e.sim.Push(e.ctx, e2eRepo, "bike-lanes", "ana", "rename",
+		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(strings.Replace(bikeLanes, "Bike lanes", "Bike routes", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	po, _ := e.run(head3, policyRunName)
+	if satisfied(head3) || !strings.Contains(po.Summary+po.Text, "no longer applies") {
+		t.Errorf("a push that changed production's plan kept the approval, or did not say so:\n%s\n%s", po.Summary, po.Text)
+	}
+
+	// Approved again on the last head, merged: production counts it and
+	// waits only for staging.
+	if _, err := e.sim.Review(e2eRepo, n, "lkeawe", "APPROVE", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	merge := e.merge(n, "bob")
+	st, desc := e.state(merge, "production")
+	if st != "pending" || strings.Contains(desc, "approval") || !strings.Contains(desc, "staging") {
+		t.Errorf("production after an approved merge: %s %q, want pending on promotion only", st, desc)
+	}
+}
+
+// TestDismissedReviewWithdrawsApproval: a dismissed review no longer
+// approves.
+func TestDismissedReviewWithdrawsApproval(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	id, err := e.sim.Review(e2eRepo, n, "lkeawe", "APPROVE", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if err := e.sim.DismissReview(e2eRepo, n, id, "mkalani", "approved the wrong PR"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	po, _ := e.run(head, policyRunName)
+	if !strings.Contains(po.Summary, "`production`: **needs approval**") {
+		t.Errorf("a dismissed review still approves production:\n%s", po.Summary)
+	}
+	merge := e.merge(n, "bob")
+	if _, desc := e.state(merge, "production"); !strings.Contains(desc, "approval") {
+		t.Errorf("production after a dismissed approval: %q, want it to need approval", desc)
+	}
+}
+
+// TestEditedCommentApprovesNothing: an edit that turns a comment into
+// /approve is not a command.
+func TestEditedCommentApprovesNothing(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	id, err := e.sim.Comment(e2eRepo, n, "bob", "nice work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if err := e.sim.EditComment(e2eRepo, id, "bob", "/approve staging"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if st, _ := e.state(merge, "staging"); st != "pending" {
+		t.Errorf("an edited comment approved staging: %s", st)
+	}
+}

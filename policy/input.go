@@ -419,7 +419,7 @@ func convertChanges(cs []plan.Change, out []*ast.Term, details bool) error {
 			}
 			detailsT = b.terms.new(ast.NewArray(ds...))
 		}
-		out[i] = b.terms.new(ast.NewObject(
+		items := [][2]*ast.Term{
 			ast.Item(kKind, b.intern(string(c.Kind))),
 			ast.Item(kID, b.str(c.ID)),
 			ast.Item(kAction, b.intern(string(c.Action))),
@@ -431,7 +431,12 @@ func convertChanges(cs []plan.Change, out []*ast.Term, details bool) error {
 			ast.Item(kCollections, b.strs(c.Collections)),
 			ast.Item(kDetails, detailsT),
 			ast.Item(kSecretRefs, b.secretRefs(c.SecretRefs)),
-		))
+		}
+		if c.Digest != "" {
+			// As the JSON encoding (omitempty).
+			items = append(items, ast.Item(key("digest"), b.str(c.Digest)))
+		}
+		out[i] = b.terms.new(ast.NewObject(items...))
 	}
 	return nil
 }

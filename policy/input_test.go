@@ -26,13 +26,15 @@ func TestInputValueMatchesJSON(t *testing.T) {
 			Changes: []plan.Change{
 				{Kind: config.KindLayer, ID: "parcels", Action: plan.ActionModify, Breaking: true, Reasons: []string{"r"}, File: "f.yaml", Line: 3, Collections: []string{"planning::parcels"},
 					Details: []plan.Detail{{Path: "geometryType", From: "Polygon", To: "MultiPolygon"}, {Path: "query.maxRecordCount", From: float64(1000), To: nil}, {Path: "fields", From: []any{map[string]any{"name": "a"}}, To: map[string]any{"x": true}}}},
-				{Kind: config.KindLayer, ID: "bike-lanes", Action: plan.ActionAdd, Reasons: []string{}, Collections: []string{}, Details: []plan.Detail{}},
+				{Kind: config.KindLayer, ID: "bike-lanes", Action: plan.ActionAdd, Reasons: []string{}, Collections: []string{}, Details: []plan.Detail{}, Digest: "ccf6405e"},
 			},
 			Errors: []config.Diagnostic{{File: "a.yaml", Line: 1, Column: 2, Message: "m", Rule: "r"}},
+			Digest: "5be2a458",
 		},
+		Rollback: true,
 		PR: PR{Number: 7, Author: "ana", Labels: []string{"x"}, BaseSHA: "b", HeadSHA: "c0ffee", TouchesGitops: true,
 			GitopsErrors: []config.Diagnostic{{File: ".gitops/policies/a.rego", Line: 3, Column: 1, Message: "m", Rule: "policy-syntax"}}},
-		Approvals:   []Approval{{Login: "lkeawe", Teams: []string{"kailua-gis/gis-leads"}, Commit: "c0ffee", SubmittedAt: now}},
+		Approvals:   []Approval{{Login: "lkeawe", Teams: []string{"kailua-gis/gis-leads"}, Commit: "c0ffee", SubmittedAt: now, PlanDigest: "5be2a458", Via: "review"}},
 		Protection:  &Protection{Reviewers: []Reviewer{{Type: "User", Login: "lkeawe"}, {Type: "Team", Slug: "kailua-gis/gis-leads"}}, PreventSelfReview: true, WaitTimer: 5},
 		Deployments: map[string]Deployment{"staging": {SHA: "c0ffee", SucceededAt: now}},
 	}

@@ -311,6 +311,7 @@ func digestWithoutID(k config.Kind, v map[string]any) string {
 
 func (d *envDiff) add(o *config.Object) Change {
 	c := newChange(o, ActionAdd)
+	c.Digest = digestOf(o)
 	c.Collections = d.head.collections(o)
 	c.Risk = addRisk(o)
 	c.SecretRefs = secretRefChanges(nil, config.SecretUses(o))
@@ -332,6 +333,7 @@ func (d *envDiff) remove(o *config.Object, renamedTo *config.Object) Change {
 
 func (d *envDiff) modify(b, h *config.Object) Change {
 	c := newChange(h, ActionModify)
+	c.Digest = digestOf(h)
 	// Secrets are hidden before anything reads the details: the breaking
 	// reasons quote their values.
 	c.Details = redactDetails(h.Kind, collapseSecretFields(h.Kind, b.Value, h.Value, DetailsOf(h.Kind, b.Value, h.Value)))

@@ -122,6 +122,11 @@ type Change struct {
 	// SecretRefs are the uses of secret references the change adds or
 	// removes: by name and where they are used, never by value.
 	SecretRefs []SecretRef `json:"secretRefs"`
+	// Digest identifies the object as head has it, for an add or a modify:
+	// a hash of its canonical value. An add lists no details, so without it
+	// two different layers added under the same id would make the same
+	// plan, and an approval of one would count for the other.
+	Digest string `json:"digest,omitempty"`
 }
 
 // SecretRef is one use of a secret reference (${NAME}) that a change adds

@@ -223,6 +223,13 @@ func TestEnvironmentDigest(t *testing.T) {
 	if e.Digest() == p.Environments[0].Digest() {
 		t.Errorf("a further change left %s's digest unchanged", e.Name)
 	}
+	// The same id added with other content is another plan: an add has no
+	// details, its digest says what is added.
+	a1 := Environment{Name: "x", Changes: []Change{{Kind: config.KindLayer, ID: "l", Action: ActionAdd, Digest: "d1"}}}
+	a2 := Environment{Name: "x", Changes: []Change{{Kind: config.KindLayer, ID: "l", Action: ActionAdd, Digest: "d2"}}}
+	if a1.Digest() == a2.Digest() {
+		t.Errorf("two different layers added under one id make the same plan digest")
+	}
 	// A nil list and an empty one are the same plan.
 	e = p.Environments[0]
 	e.Warnings, e.Errors = nil, []config.Diagnostic{}
