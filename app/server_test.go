@@ -326,7 +326,12 @@ func TestLoggerFrom(t *testing.T) {
 // ready while the handler errors are counted.
 func TestServerWithEmulator(t *testing.T) {
 	const secret = "emulator-webhook-secret"
-	s, _ := newTestServer(t, ServerConfig{WebhookSecrets: [][]byte{[]byte(secret)}, BotLogin: "honua-gitops[bot]"})
+	s, slogs := newTestServer(t, ServerConfig{WebhookSecrets: [][]byte{[]byte(secret)}, BotLogin: "honua-gitops[bot]"})
+	defer func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", slogs.String())
+		}
+	}()
 	ts := httptest.NewServer(s.Router())
 	defer ts.Close()
 	sim := githubsim.New(t, githubsim.Options{WebhookURL: ts.URL + WebhookPath, WebhookSecret: secret})
@@ -396,6 +401,12 @@ func TestServerWithEmulator(t *testing.T) {
 	if err := sim.Redeliver(opened[0].ID); err != nil {
 		t.Fatal(err)
 	}
+	// The handlers run after the acknowledgement: let them finish before
+	// GitHub starts failing.
+	if err := sim.FlushWebhooks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.waitIdle()
 
 	// GitHub fails from now on: the handler's calls fail after their
 	// retries, the server stays up and ready.
