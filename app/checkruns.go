@@ -67,7 +67,7 @@ func (a *App) runsOnRef(ctx context.Context, gh *github.Client, repo repoName, r
 // run of the same name supersedes the old one in GitHub's checks list.
 func (a *App) publish(ctx context.Context, gh *github.Client, repo repoName, sha string, existing *github.CheckRun, run checks.CheckRun) (*github.CheckRun, error) {
 	key := runKey(run)
-	if existing != nil && existing.GetExternalID() == key {
+	if existing != nil && existing.GetExternalID() == key && !rerun(ctx) {
 		return existing, nil
 	}
 	if existing != nil && existing.GetStatus() != "completed" && len(run.Annotations) == 0 {
@@ -157,6 +157,15 @@ func nonEmpty(s string) *string {
 	}
 	return github.String(s)
 }
+
+type rerunKey struct{}
+
+// withRerun marks ctx as serving someone who asked for the checks again
+// (/plan, "Re-run"): they get new runs even when nothing changed, so that
+// they see their request answered.
+func withRerun(ctx context.Context) context.Context { return context.WithValue(ctx, rerunKey{}, true) }
+
+func rerun(ctx context.Context) bool { v, _ := ctx.Value(rerunKey{}).(bool); return v }
 
 // short abbreviates a commit sha for messages.
 func short(sha string) string {

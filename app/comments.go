@@ -74,7 +74,7 @@ func (a *App) onComment(ctx context.Context, ev Event) error {
 		if pr.GetState() != "open" {
 			return reply(checks.RefusalComment("the pull request is closed: there is nothing to plan."))
 		}
-		return a.planPR(ctx, ev.InstallationID, repo, pr)
+		return a.planPR(withRerun(ctx), ev.InstallationID, repo, pr)
 	case "approve", "reject":
 		if pr.GetMerged() {
 			return a.commandOnMerge(ctx, ev.InstallationID, repo, pr, cmd, login, c.GetID(), reply)

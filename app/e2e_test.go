@@ -806,3 +806,46 @@ func TestEditedCommentApprovesNothing(t *testing.T) {
 		t.Errorf("an edited comment approved staging: %s", st)
 	}
 }
+
+// TestCommandsAndReruns: /help and a malformed command get the help text;
+// "Re-run" on honua/plan and /plan give new runs; other Apps' runs are
+// not the App's business; a PR that changes nothing of Honua gets neutral
+// checks.
+func TestCommandsAndReruns(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	e.comment(n, "bob", "/help")
+	e.comment(n, "bob", "/aprove production")
+	cs := e.botComments(n)
+	if len(cs) != 2 || !strings.Contains(cs[0], "/rollback") || !strings.Contains(cs[1], "/approve") {
+		t.Errorf("help answers: %q", cs)
+	}
+	run, _ := e.run(head, planRunName)
+	if err := e.sim.RerequestCheckRun(e2eRepo, run.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if c := e.runCount(head, planRunName); c != 2 {
+		t.Errorf("%d plan runs after Re-run, want 2", c)
+	}
+	e.comment(n, "bob", "/plan")
+	if c := e.runCount(head, planRunName); c != 3 {
+		t.Errorf("%d plan runs after /plan, want 3", c)
+	}
+	// Another App's run on the head: its events change nothing.
+	if _, err := e.sim.CreateForeignCheckRun(e2eRepo, head, "other-ci", "lint"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if c := e.runCount(head, planRunName); c != 3 {
+		t.Errorf("another App's run made %d plan runs, want 3", c)
+	}
+
+	// Nothing of Honua changes: neutral.
+	_, docs := e.openPR("docs", "ana", map[string]string{"README.md": "# Kailua GIS config\n"})
+	for _, name := range []string{planRunName, policyRunName} {
+		if r, ok := e.run(docs, name); !ok || r.Conclusion != "neutral" {
+			t.Errorf("%s on a PR that changes no Honua config: %+v", name, r)
+		}
+	}
+}

@@ -136,11 +136,23 @@ func (a *App) onCheckRun(ctx context.Context, ev Event) error {
 		if env, ok := deployRunEnv(name); ok {
 			return a.reevaluate(ctx, ev.InstallationID, repo, e.CheckRun.HeadSHA, env)
 		}
-		if name == planRunName || name == policyRunName {
-			for _, pr := range e.CheckRun.PullRequests {
-				if err := a.replan(ctx, ev.InstallationID, repo, pr.Number); err != nil {
-					return err
-				}
+		// Any other run of the App is one of a pull request's: plan it
+		// again. GitHub lists the run's pull requests; when it lists none
+		// (a fork's, or an old delivery), they are looked up by commit.
+		numbers := make([]int, 0, len(e.CheckRun.PullRequests))
+		for _, pr := range e.CheckRun.PullRequests {
+			numbers = append(numbers, pr.Number)
+		}
+		if len(numbers) == 0 {
+			found, err := a.openPullsOf(ctx, ev.InstallationID, repo, e.CheckRun.HeadSHA)
+			if err != nil {
+				return err
+			}
+			numbers = found
+		}
+		for _, n := range numbers {
+			if err := a.replan(ctx, ev.InstallationID, repo, n); err != nil {
+				return err
 			}
 		}
 	}
@@ -198,7 +210,7 @@ func (a *App) replan(ctx context.Context, inst int64, repo repoName, number int)
 	if pr.GetState() != "open" {
 		return nil
 	}
-	return a.planPR(ctx, inst, repo, pr)
+	return a.planPR(withRerun(ctx), inst, repo, pr)
 }
 
 // deployRunEnv reads the environment of a honua/deploy (<env>) run's name.
@@ -209,4 +221,23 @@ func deployRunEnv(name string) (string, bool) {
 	}
 	env, ok = strings.CutSuffix(env, ")")
 	return env, ok && env != ""
+}
+
+// openPullsOf lists the open pull requests whose head is sha.
+func (a *App) openPullsOf(ctx context.Context, inst int64, repo repoName, sha string) ([]int, error) {
+	gh, err := a.clients.Installation(ctx, inst)
+	if err != nil {
+		return nil, err
+	}
+	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, repo.Owner, repo.Name, sha, nil)
+	if err != nil {
+		return nil, fmt.Errorf("finding the pull requests of %s@%s: %w", repo, short(sha), err)
+	}
+	var out []int
+	for _, pr := range prs {
+		if pr.GetState() == "open" && pr.GetHead().GetSHA() == sha {
+			out = append(out, pr.GetNumber())
+		}
+	}
+	return out, nil
 }
