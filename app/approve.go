@@ -247,7 +247,8 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 func (a *App) rejudge(ctx context.Context, st *mergeState) (*policy.Report, error) {
 	m := st.m
 	return a.engine.Judge(ctx, st.ev.report.Plan, policy.JudgeOptions{
-		Bundle: st.ev.bundle, Base: st.ev.base, Head: st.ev.head, Limits: a.limits, Now: a.now(), SHA: m.sha,
+		Complete: true,
+		Bundle:   st.ev.bundle, Base: st.ev.base, Head: st.ev.head, Limits: a.limits, Now: a.now(), SHA: m.sha,
 		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: m.parent, HeadSHA: m.pull.HeadSHA},
 		Approvals: st.ev.appr, Protection: protections(st.ev.envs, st.ev.report.Plan),
 		Deployments: st.ev.deployed, Rollback: m.rollback != "",

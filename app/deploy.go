@@ -36,6 +36,18 @@ type mergeInfo struct {
 	// lookupPR asks GitHub for the pull request the commit merged, when
 	// there is no deployment of it yet (a push).
 	lookupPR bool
+	// branch is the branch the commit is on (the default branch): the
+	// environments' deployment branch policies judge it.
+	branch string
+}
+
+// onBranch is the branch a merge deploys from: the one it was pushed to,
+// else the pull request's base.
+func (m mergeInfo) onBranch() string {
+	if m.branch != "" {
+		return m.branch
+	}
+	return m.pull.BaseRef
 }
 
 // deployMerge creates one deployment per environment whose document the
@@ -194,6 +206,9 @@ type evaluation struct {
 	deployed map[string]policy.Deployment
 	// base and head are the sources the plan was computed between.
 	base, head config.Source
+	// branchRefused says, per environment, why its deployment branch
+	// policy refuses the commit's branch.
+	branchRefused map[string]string
 }
 
 // evaluateDeploy judges the deployment of a merge commit: the policy of the
@@ -207,6 +222,9 @@ func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo
 		return nil, fmt.Errorf("loading the policy of %s: %w", short(m.parent), err)
 	}
 	if ev.envs, err = a.environments(ctx, gh, m.repo); err != nil {
+		return nil, err
+	}
+	if ev.branchRefused, err = a.branchPolicies(ctx, gh, m.repo, m.onBranch(), ev.envs, envNames(p)); err != nil {
 		return nil, err
 	}
 	deployed, err := a.succeeded(ctx, gh, m.repo, existing, promotedFrom(ev.bundle, envNames(p)))
@@ -223,6 +241,7 @@ func (a *App) evaluateDeploy(ctx context.Context, gh *github.Client, m mergeInfo
 	}
 	judge := func(appr map[string][]policy.Approval) (*policy.Report, error) {
 		return a.engine.Judge(ctx, p, policy.JudgeOptions{
+			Complete: true,
 			// The policy of the branch before the commit judges it; the
 			// commit's own .gitops/ only tells whether it changes the
 			// policy (which then needs a policy owner).
@@ -358,6 +377,11 @@ func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeIn
 
 // decide turns a verdict into the deployment's state.
 func (a *App) decide(v policy.Verdict, env gate.Environment, ev *evaluation, name string) gate.Decision {
+	if why := ev.branchRefused[name]; why != "" {
+		// GitHub does not enforce deployment branch policies on API-made
+		// deployments: the App does.
+		return gate.Decision{State: gate.Denied, Description: truncate(why, 140)}
+	}
 	return gate.DeployState(v, env, gate.LastApproval(ev.appr[name]), a.now())
 }
 
@@ -506,4 +530,46 @@ func (a *App) latestStatus(ctx context.Context, gh *github.Client, repo repoName
 		}
 		opts.Page = resp.NextPage
 	}
+}
+
+// branchPolicies applies the deployment branch policies of the GitHub
+// environments of envs to branch, and returns why each refusing one
+// refuses. GitHub is asked only what a policy needs: whether the branch is
+// protected, or an environment's branch name patterns.
+func (a *App) branchPolicies(ctx context.Context, gh *github.Client, repo repoName, branch string, genvs map[string]gate.Environment, envs []string) (map[string]string, error) {
+	out := map[string]string{}
+	var protected *bool
+	for _, name := range envs {
+		env, ok := genvs[name]
+		if !ok || env.BranchPolicy == nil {
+			continue
+		}
+		if branch == "" {
+			out[name] = "the branch of the commit is not known: the deployment branch policy cannot be checked"
+			continue
+		}
+		if env.BranchPolicy.ProtectedBranches && protected == nil {
+			b, _, err := gh.Repositories.GetBranch(ctx, repo.Owner, repo.Name, branch, 0)
+			if err != nil {
+				return nil, fmt.Errorf("reading branch %s of %s: %w", branch, repo, err)
+			}
+			protected = github.Bool(b.GetProtected())
+		}
+		if !env.BranchPolicy.ProtectedBranches {
+			res, _, err := gh.Repositories.ListDeploymentBranchPolicies(ctx, repo.Owner, repo.Name, name)
+			if err != nil {
+				return nil, fmt.Errorf("reading the deployment branch policies of %s: %w", name, err)
+			}
+			env.BranchPolicy.Patterns = nil
+			for _, p := range res.BranchPolicies {
+				if p.GetType() == "" || p.GetType() == "branch" {
+					env.BranchPolicy.Patterns = append(env.BranchPolicy.Patterns, p.GetName())
+				}
+			}
+		}
+		if ok, why := gate.BranchAllowed(env, branch, protected != nil && *protected); !ok {
+			out[name] = why
+		}
+	}
+	return out, nil
 }

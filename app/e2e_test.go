@@ -849,3 +849,41 @@ func TestCommandsAndReruns(t *testing.T) {
 		}
 	}
 }
+
+// TestBranchPolicy: GitHub does not apply an environment's deployment
+// branch policy to API-made deployments, so the App does: production
+// accepting protected branches only refuses a merge into an unprotected
+// main, and accepts it once main is protected; a custom pattern policy
+// that does not match main refuses too.
+func TestBranchPolicy(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "production", PreventSelfReview: true,
+		Reviewers:    []githubsim.Reviewer{{Type: "User", Name: "lkeawe"}},
+		BranchPolicy: &githubsim.BranchPolicy{ProtectedBranches: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "development",
+		BranchPolicy: &githubsim.BranchPolicy{CustomBranchPolicies: true, Patterns: []githubsim.BranchPattern{{Name: "release/*"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	if st, desc := e.state(merge, "production"); st != "failure" || !strings.Contains(desc, "protected") {
+		t.Errorf("production from an unprotected main: %s %q, want failure naming the branch policy", st, desc)
+	}
+	if st, desc := e.state(merge, "development"); st != "failure" || !strings.Contains(desc, "release/*") {
+		t.Errorf("development from main under release/*: %s %q, want failure", st, desc)
+	}
+	if st, _ := e.state(merge, "staging"); st != "pending" {
+		t.Errorf("staging (no branch policy): %s, want pending", st)
+	}
+
+	if err := e.sim.SetBranchProtected(e2eRepo, "main", true); err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := e.openPR("bike-lanes-2", "ana", map[string]string{"environments/production/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "Bike lanes", "Bike routes", 1)})
+	merge2 := e.merge(n2, "bob")
+	if st, desc := e.state(merge2, "production"); st != "pending" {
+		t.Errorf("production from a protected main: %s %q, want pending (approval)", st, desc)
+	}
+}

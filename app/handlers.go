@@ -72,7 +72,7 @@ func (a *App) onPush(ctx context.Context, ev Event) error {
 	if e.GetDeleted() || e.GetRef() != "refs/heads/"+e.GetRepo().GetDefaultBranch() {
 		return nil
 	}
-	m := mergeInfo{repo: repo, sha: e.GetAfter(), lookupPR: true}
+	m := mergeInfo{repo: repo, sha: e.GetAfter(), lookupPR: true, branch: e.GetRepo().GetDefaultBranch()}
 	if b := e.GetBefore(); b != "" && strings.Trim(b, "0") != "" {
 		m.parent = b
 	}

@@ -136,7 +136,8 @@ func (a *App) judgePR(ctx context.Context, inst int64, gh *github.Client, repo r
 	}
 	j.stale, j.records = stale, records
 	j.report, err = a.engine.Judge(ctx, p, policy.JudgeOptions{
-		Base: j.policy, Head: head, Limits: a.limits, Now: a.now(),
+		Complete: true,
+		Base:     j.policy, Head: head, Limits: a.limits, Now: a.now(),
 		PR:        policy.PR{Number: pull.Number, Author: pull.Author, Labels: pull.Labels, BaseSHA: pull.BaseSHA, HeadSHA: pull.HeadSHA},
 		SHA:       pull.HeadSHA,
 		Approvals: approvals, Protection: protections(j.envs, p),

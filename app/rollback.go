@@ -100,7 +100,8 @@ func (a *App) rollback(ctx context.Context, inst int64, repo repoName, pr *githu
 	ap := policy.Approval{Login: login, Teams: person.Teams, Commit: target, SubmittedAt: a.now(), PlanDigest: ev.digests[env], Via: "rollback"}
 	ev.appr = map[string][]policy.Approval{env: {ap}}
 	if ev.report, err = a.engine.Judge(ctx, p, policy.JudgeOptions{
-		Bundle: ev.bundle, Base: base, Head: head, Limits: a.limits, Now: a.now(), SHA: target,
+		Complete: true,
+		Bundle:   ev.bundle, Base: base, Head: head, Limits: a.limits, Now: a.now(), SHA: target,
 		PR:        policy.PR{Number: m.pull.Number, Author: m.pull.Author, Labels: m.pull.Labels, BaseSHA: merge, HeadSHA: m.pull.HeadSHA},
 		Approvals: ev.appr, Protection: protections(ev.envs, p), Deployments: ev.deployed, Rollback: true,
 	}); err != nil {

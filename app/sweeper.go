@@ -116,7 +116,7 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			errs = append(errs, fmt.Errorf("reading %s#%d: %w", repo, pr.GetNumber(), err))
 			continue
 		}
-		if err := a.deployMerge(ctx, inst, mergeInfo{repo: repo, sha: full.GetMergeCommitSHA(), pull: prView(repo, full)}); err != nil {
+		if err := a.deployMerge(ctx, inst, mergeInfo{repo: repo, sha: full.GetMergeCommitSHA(), pull: prView(repo, full), branch: defaultBranch}); err != nil {
 			errs = append(errs, err)
 		}
 	}

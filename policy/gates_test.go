@@ -224,3 +224,46 @@ func equalTimePtr(a, b *time.Time) bool {
 	}
 	return a.Equal(*b)
 }
+
+// TestPromotionOfCommitsThatSkipAnEnvironment: a commit that changes
+// production but not staging cannot run in staging first: promotion does
+// not hold it (with a warning); one that changes both is held; an input
+// that does not say what the commit changes keeps promotion strict.
+func TestPromotionOfCommitsThatSkipAnEnvironment(t *testing.T) {
+	b := mustLoad(t, map[string]string{PolicyFile: gatesPolicy})
+	eng := NewEngine()
+	for _, tt := range []struct {
+		name    string
+		changed []string
+		deny    bool
+		warn    bool
+	}{
+		{name: "production only", changed: []string{"production"}, warn: true},
+		{name: "staging and production", changed: []string{"staging", "production"}, deny: true},
+		{name: "not known", changed: nil, deny: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := prodInput("2026-03-10T20:00:00Z")
+			in.ChangedEnvironments = tt.changed
+			v, err := eng.Evaluate(t.Context(), b, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := containsRule(v.Deny, "promotion"); got != tt.deny {
+				t.Errorf("promotion deny = %v, want %v: %+v", got, tt.deny, v.Deny)
+			}
+			if got := containsRule(v.Warn, "promotion-skipped"); got != tt.warn {
+				t.Errorf("promotion-skipped warning = %v, want %v: %+v", got, tt.warn, v.Warn)
+			}
+		})
+	}
+}
+
+func containsRule(fs []Finding, rule string) bool {
+	for _, f := range fs {
+		if f.Rule == rule {
+			return true
+		}
+	}
+	return false
+}

@@ -42,6 +42,12 @@ type Input struct {
 	// through closed windows, blackouts that are not strict and promotion,
 	// and one eligible approval (the requester's) suffices.
 	Rollback bool `json:"rollback"`
+	// ChangedEnvironments are the environments the same commit changes,
+	// when known (Engine.Judge fills it from the plan). A commit that does
+	// not change the environment production is promoted from cannot run
+	// there first: the promotion rule then does not apply. Nil (not known)
+	// keeps promotion strict.
+	ChangedEnvironments []string `json:"changed_environments"`
 }
 
 // PlanInput is the part of plan.Environment a policy sees.
@@ -216,6 +222,10 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 			ast.Item(key("wait_timer"), intT(p.WaitTimer)),
 		)
 	}
+	changedT := ast.NullTerm()
+	if in.ChangedEnvironments != nil {
+		changedT = strs(in.ChangedEnvironments)
+	}
 	deps := make([][2]*ast.Term, 0, len(in.Deployments))
 	for env, d := range in.Deployments {
 		deps = append(deps, ast.Item(str(env), ast.ObjectTerm(
@@ -233,6 +243,7 @@ func (in *Input) valueWith(details bool) (ast.Value, error) {
 		ast.Item(key("protection"), protT),
 		ast.Item(key("deployments"), ast.ObjectTerm(deps...)),
 		ast.Item(key("rollback"), ast.BooleanTerm(in.Rollback)),
+		ast.Item(key("changed_environments"), changedT),
 	), nil
 }
 
@@ -248,7 +259,7 @@ var keys = func() map[string]*ast.Term {
 		"number", "author", "labels", "base_sha", "head_sha", "touches_gitops",
 		"login", "teams", "commit", "submitted_at", "reviewers", "prevent_self_review",
 		"wait_timer", "type", "slug", "succeeded_at", "index", "kinds", "actions",
-		"secretRefs", "name", "part", "gitops_errors", "digest", "plan_digest", "via", "rollback",
+		"secretRefs", "name", "part", "gitops_errors", "digest", "plan_digest", "via", "rollback", "changed_environments",
 	} {
 		m[k] = ast.StringTerm(k)
 	}

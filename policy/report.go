@@ -182,6 +182,10 @@ type JudgeOptions struct {
 	Protection map[string]*Protection
 	// Rollback marks a rollback (Input.Rollback).
 	Rollback bool
+	// Complete says the plan covers every environment of the repository
+	// (it was not restricted to some): what the commit changes is then
+	// known, and the inputs say it (Input.ChangedEnvironments).
+	Complete bool
 }
 
 // Judge evaluates the policy for every environment of p and returns the
@@ -218,6 +222,15 @@ func (e *Engine) Judge(ctx context.Context, p *plan.Plan, o JudgeOptions) (*Repo
 		}
 	}
 	r := &Report{Plan: p, Verdicts: make(map[string]Verdict, len(p.Environments)), PolicyDigest: b.Digest, PolicySource: b.Source}
+	var changed []string
+	if o.Complete {
+		changed = []string{}
+		for _, e := range p.Environments {
+			if len(e.Changes) > 0 {
+				changed = append(changed, e.Name)
+			}
+		}
+	}
 	names := make([]string, len(p.Environments))
 	for i := range p.Environments {
 		env := &p.Environments[i]
@@ -232,6 +245,7 @@ func (e *Engine) Judge(ctx context.Context, p *plan.Plan, o JudgeOptions) (*Repo
 			Protection:  o.Protection[env.Name],
 			Deployments: o.Deployments,
 			Rollback:    o.Rollback,
+			ChangedEnvironments: changed,
 		}
 		in.Plan.Digest = env.Digest()
 		v, err := e.Evaluate(ctx, b, in)

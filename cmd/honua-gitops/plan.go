@@ -73,7 +73,7 @@ plan is still printed, errors included), 2 on usage or I/O errors.`,
 			}
 			var report *policy.Report
 			if pol.Enabled {
-				if report, err = planPolicy(cmd, p, baseSrc, headSrc, &pol); err != nil {
+				if report, err = planPolicy(cmd, p, baseSrc, headSrc, &pol, len(envs) == 0); err != nil {
 					return err
 				}
 			}

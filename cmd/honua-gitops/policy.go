@@ -295,7 +295,10 @@ func (o *planPolicyOptions) resolve() error {
 
 // planPolicy judges p with the policy of base (its only source); head
 // tells whether the PR changes .gitops/.
-func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions) (*policy.Report, error) {
+//
+// complete says the plan covers every environment (no --env): the policy
+// then knows which environments the change touches.
+func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol *planPolicyOptions, complete bool) (*policy.Report, error) {
 	if err := pol.resolve(); err != nil {
 		return nil, usageError("policy: %w", err)
 	}
@@ -308,7 +311,7 @@ func planPolicy(cmd *cobra.Command, p *plan.Plan, base, head config.Source, pol 
 	}
 	opts := policy.JudgeOptions{
 		Base: base, Limits: pol.Limits, Now: pol.Now, PR: pol.PR, SHA: pol.SHA,
-		Deployments: pol.Deployments,
+		Deployments: pol.Deployments, Complete: complete,
 	}
 	if base != nil {
 		opts.Head = head

@@ -13,7 +13,27 @@ deny contains {"rule": "promotion", "message": msg} if {
 	p := lib.env.promotion
 	p != null
 	not lib.rollback
+	not skipped(p)
 	msg := problem(p)
+}
+
+# skipped is true when the commit does not change the environment it must be
+# promoted from (the input says which environments it changes): it cannot run
+# there first, and goes without promotion, with a warning.
+skipped(p) if {
+	input.changed_environments != null
+	not p.after in {e | some e in input.changed_environments}
+}
+
+warn contains {"rule": "promotion-skipped", "message": msg} if {
+	lib.has_changes
+	p := lib.env.promotion
+	p != null
+	not lib.rollback
+	skipped(p)
+	msg := sprintf("this commit changes %s but not %s, where %s is promoted from: it cannot run in %s first, and is not held for promotion", [
+		input.environment, p.after, input.environment, p.after,
+	])
 }
 
 # short names a commit; a plan of directories has none.
