@@ -887,3 +887,72 @@ func TestBranchPolicy(t *testing.T) {
 		t.Errorf("production from a protected main: %s %q, want pending (approval)", st, desc)
 	}
 }
+
+// TestRejectUnprotectedAndSuperseded: the Reject button stops a deployment
+// and says who and why; an environment the policy protects but GitHub has
+// no reviewers for is refused with how to fix it; a newer deployment to an
+// environment makes the older waiting one inactive.
+func TestRejectUnprotectedAndSuperseded(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	first := e.merge(n, "bob")
+	e.click(first, "staging", "reject", "bob")
+	if st, desc := e.state(first, "staging"); st != "failure" || !strings.Contains(desc, "bob") {
+		t.Errorf("staging after Reject: %s %q, want failure naming bob", st, desc)
+	}
+	if r, _ := e.run(first, "honua/deploy (staging)"); r.Conclusion != "failure" {
+		t.Errorf("staging deploy run after Reject: %+v", r)
+	}
+	cs := e.botComments(n)
+	if len(cs) == 0 || !strings.Contains(cs[len(cs)-1], "rejected") {
+		t.Errorf("no rejection record in the PR: %q", cs)
+	}
+
+	// A second change to production: the first's waiting deployment there
+	// is superseded.
+	n2, _ := e.openPR("bike-lanes-2", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "Bike lanes", "Bike routes", 1)})
+	second := e.merge(n2, "bob")
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.state(first, "production"); st != "inactive" {
+		t.Errorf("the older production deployment: %s, want inactive", st)
+	}
+	if st, _ := e.state(second, "production"); st != "pending" {
+		t.Errorf("the newer production deployment: %s, want pending", st)
+	}
+
+	// production loses its reviewers on GitHub: refused, with the fix.
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "production"}); err != nil {
+		t.Fatal(err)
+	}
+	n3, head3 := e.openPR("bike-lanes-3", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "Bike lanes", "Cycle lanes", 1)})
+	po, _ := e.run(head3, policyRunName)
+	if po.Conclusion != "failure" || !strings.Contains(po.Summary+po.Text, "Required reviewers") {
+		t.Errorf("policy run with production unprotected on GitHub: %s\n%s\n%s", po.Conclusion, po.Summary, po.Text)
+	}
+	third := e.merge(n3, "bob")
+	if st, desc := e.state(third, "production"); st != "failure" {
+		t.Errorf("production unprotected on GitHub: %s %q, want failure", st, desc)
+	}
+}
+
+// TestEmergencyLabel: the policy's emergency label, set on the pull
+// request, lets production through its closed window.
+func TestEmergencyLabel(t *testing.T) {
+	monday := nextTuesday10HST(time.Now()).Add(-24 * time.Hour) // Monday 10:00 HST
+	e := newE2E(t, e2eOptions{start: monday})
+	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	po, _ := e.run(head, policyRunName)
+	if !strings.Contains(po.Summary, "next window") {
+		t.Errorf("production on a Monday without the label does not wait for the window:\n%s", po.Summary)
+	}
+	if err := e.sim.AddLabel(e2eRepo, n, "ana", "emergency-deploy"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	po, _ = e.run(head, policyRunName)
+	if strings.Contains(po.Summary, "next window") || !strings.Contains(po.Summary+po.Text, "emergency") {
+		t.Errorf("the emergency label does not open the window:\n%s\n%s", po.Summary, po.Text)
+	}
+}
