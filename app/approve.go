@@ -23,7 +23,6 @@ type mergeState struct {
 	deployments map[string]*github.Deployment
 	orders      map[string]order.Order
 	ev          *evaluation
-	comments    []*github.IssueComment
 }
 
 // loadMerge reads the App's deployments of sha, the pull request their

@@ -35,20 +35,6 @@ func metricValue(c prometheus.Collector) float64 {
 	return total
 }
 
-// metricCount is the number of series c reports.
-func metricCount(c prometheus.Collector) int {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		c.Collect(ch)
-		close(ch)
-	}()
-	n := 0
-	for range ch {
-		n++
-	}
-	return n
-}
-
 // TestMetricsShareRegistry: a server and transports on one registry share
 // collectors instead of failing on the second registration, and every name
 // carries the App's prefix.

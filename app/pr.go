@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -326,5 +325,3 @@ func teamSlugs(envs map[string]gate.Environment) []string {
 	}
 	return out
 }
-
-var errNotConfig = errors.New("not a config repository")

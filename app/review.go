@@ -73,10 +73,6 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 		recs = append(recs, r)
 	}
 	if len(recs) > 0 && !a.recorded(j.records, recs) {
-		var envs []string
-		for _, r := range recs {
-			envs = append(envs, r.Env)
-		}
 		var b strings.Builder
 		for _, r := range recs {
 			if dismissed {

@@ -121,13 +121,12 @@ func sampleFS(t testing.TB, name string, edits map[string]string) fs.FS {
 
 // scenario is a pull request on the samples, judged by the policy of base.
 type scenario struct {
-	base, head   map[string]string // edits of config and config-next
-	headName     string            // "config-next" unless set
-	now          time.Time
-	deployments  map[string]policy.Deployment
-	approvals    map[string][]policy.Approval
-	labels       []string
-	dropBaseFile bool
+	base, head  map[string]string // edits of config and config-next
+	headName    string            // "config-next" unless set
+	now         time.Time
+	deployments map[string]policy.Deployment
+	approvals   map[string][]policy.Approval
+	labels      []string
 }
 
 func (s scenario) report(t testing.TB) *policy.Report {
