@@ -956,3 +956,40 @@ func TestEmergencyLabel(t *testing.T) {
 		t.Errorf("the emergency label does not open the window:\n%s\n%s", po.Summary, po.Text)
 	}
 }
+
+// TestIdleSweepIsQuiet: a sweep over a repository where nothing happened
+// since the last one writes nothing, and its reads are conditional: GitHub
+// answers them 304, free of the rate limit.
+func TestIdleSweepIsQuiet(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	e.merge(n, "bob") // staging and production wait for approval
+	e.openPR("other", "ana", map[string]string{"environments/development/layers/bike-lanes.yaml": bikeLanes})
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetCounters()
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	calls, notModified, units, writes := 0, 0, 0, 0
+	for route, c := range e.sim.Counters() {
+		if strings.HasPrefix(route, "GIT ") {
+			writes += c.Calls // a fetch: nothing new to fetch
+			continue
+		}
+		calls += c.Calls
+		notModified += c.NotModified
+		units += c.RateUnits
+		if !strings.HasPrefix(route, "GET ") && !strings.Contains(route, "/access_tokens") {
+			writes += c.Calls
+		}
+	}
+	t.Logf("idle sweep: %d REST calls, %d answered 304, %d rate-limit units", calls, notModified, units)
+	if writes != 0 {
+		t.Errorf("an idle sweep wrote or fetched %d times:\n%s", writes, e.callList())
+	}
+	if units > calls-notModified || notModified == 0 {
+		t.Errorf("an idle sweep's reads are not conditional: %d calls, %d 304, %d units:\n%s", calls, notModified, units, e.callList())
+	}
+}
