@@ -91,7 +91,7 @@ func planDoc(p *plan.Plan, envs []*plan.Environment, command string) *doc {
 	}
 	for _, e := range envs {
 		s := &section{
-			head: fmt.Sprintf("### %s\n\n**%s** Risk: %s.\n\n", plan.MarkdownCode(cutRunes(e.Name, maxIDShown)), summaryLine(e), plan.MarkdownText(string(riskOf(e.Risk)))),
+			head: fmt.Sprintf("### %s\n\n**%s** Risk: %s.\n\n", plan.MarkdownCode(cutRunes(e.Name, maxIDShown)), e.SummaryLine(), plan.MarkdownText(string(riskOf(e.Risk)))),
 			tail: "\n",
 		}
 		s.items = append(s.items, diagItems(e.Errors, config.SeverityError)...)
@@ -273,18 +273,4 @@ func riskOf(r plan.Risk) plan.Risk {
 		return plan.RiskLow
 	}
 	return r
-}
-
-// summaryLine is "Plan: 1 to add, 1 to change, 0 to remove (1 breaking)."
-// or "No changes.", as plan's renderers write it.
-func summaryLine(e *plan.Environment) string {
-	s := e.Summary
-	if s.Added+s.Modified+s.Removed == 0 {
-		return "No changes."
-	}
-	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to remove", s.Added, s.Modified, s.Removed)
-	if s.Breaking > 0 {
-		line += fmt.Sprintf(" (%d breaking)", s.Breaking)
-	}
-	return line + "."
 }

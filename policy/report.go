@@ -236,15 +236,15 @@ func (e *Engine) Judge(ctx context.Context, p *plan.Plan, o JudgeOptions) (*Repo
 		env := &p.Environments[i]
 		names[i] = env.Name
 		in := Input{
-			Environment: env.Name,
-			Now:         o.Now,
-			SHA:         o.SHA,
-			Plan:        InputFromPlan(*env),
-			PR:          pr,
-			Approvals:   o.Approvals[env.Name],
-			Protection:  o.Protection[env.Name],
-			Deployments: o.Deployments,
-			Rollback:    o.Rollback,
+			Environment:         env.Name,
+			Now:                 o.Now,
+			SHA:                 o.SHA,
+			Plan:                InputFromPlan(*env),
+			PR:                  pr,
+			Approvals:           o.Approvals[env.Name],
+			Protection:          o.Protection[env.Name],
+			Deployments:         o.Deployments,
+			Rollback:            o.Rollback,
 			ChangedEnvironments: changed,
 		}
 		in.Plan.Digest = env.Digest()

@@ -527,6 +527,14 @@ func equalLogin(a, b string) bool {
 	return true
 }
 
+// EqualLogin is equalLogin, for the packages that decide on logins beside
+// the policy (the App's gate).
+func EqualLogin(a, b string) bool { return equalLogin(a, b) }
+
+// FoldLogin is lowerASCII: a key under which logins that EqualLogin holds
+// equal are one.
+func FoldLogin(s string) string { return lowerASCII(s) }
+
 // lowerASCII lowers the ASCII letters of s and leaves every other byte as
 // it is; equal results mean equalLogin.
 func lowerASCII(s string) string {

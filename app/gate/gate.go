@@ -168,33 +168,10 @@ func person(people map[string]Person, login string) (Person, bool) {
 }
 
 // equalLogin compares logins, slugs and environment names as GitHub does:
-// ASCII case ignored, nothing else folded (see policy's equalLogin).
-func equalLogin(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerByte(a[i]) != lowerByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
+// ASCII case ignored, nothing else folded (policy.EqualLogin).
+func equalLogin(a, b string) bool { return policy.EqualLogin(a, b) }
 
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerByte(c)
-	}
-	return string(b)
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
+func lowerASCII(s string) string { return policy.FoldLogin(s) }
 
 // short writes a commit as people read it: its first seven digits.
 func short(sha string) string {

@@ -206,8 +206,10 @@ func actionSign(a Action) (sign, code string) {
 	return "~", ansiYellow
 }
 
-// summaryLine is the one-line summary of an environment: "Plan: 1 to add,
+// SummaryLine is the one-line summary of an environment: "Plan: 1 to add,
 // 1 to change, 0 to remove (1 breaking)." or "No changes.".
+func (e *Environment) SummaryLine() string { return summaryLine(e) }
+
 func summaryLine(e *Environment) string {
 	s := e.Summary
 	if s.Added+s.Modified+s.Removed == 0 {
