@@ -993,3 +993,26 @@ func TestIdleSweepIsQuiet(t *testing.T) {
 		t.Errorf("an idle sweep's reads are not conditional: %d calls, %d 304, %d units:\n%s", calls, notModified, units, e.callList())
 	}
 }
+
+// TestWaitTimer: GitHub's wait timer of an environment holds an approved
+// deployment back that many minutes after the approval.
+func TestWaitTimer(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "staging", WaitTimer: 10,
+		Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua-gis/gis-engineers"}}}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "bob")
+	if st, desc := e.state(merge, "staging"); st != "pending" || !strings.Contains(desc, "wait") {
+		t.Errorf("staging just approved under a 10-minute wait timer: %s %q, want pending", st, desc)
+	}
+	e.clock.Advance(11 * time.Minute)
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if st, desc := e.state(merge, "staging"); st != "queued" {
+		t.Errorf("staging after its wait timer: %s %q, want queued", st, desc)
+	}
+}
