@@ -149,6 +149,10 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 	}
 	var recs []gate.Record
 	var refusals []string
+	bundle, err := policy.LoadWithLimits(ctx, j.policy, a.limits)
+	if err != nil {
+		return err
+	}
 	for _, e := range j.report.Environments() {
 		if cmd.Env != "" && !strings.EqualFold(cmd.Env, e.Name) {
 			continue
@@ -157,8 +161,8 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 			continue
 		}
 		pol := policy.EnvPolicy{}
-		if b, err := policy.LoadWithLimits(ctx, j.policy, a.limits); err == nil && b.File != nil {
-			pol = b.File.Env(e.Name)
+		if bundle.File != nil {
+			pol = bundle.File.Env(e.Name)
 		}
 		v, _ := j.report.Verdict(e.Name)
 		if ok, why := gate.MayApprove(person, j.pull, j.envs[e.Name], eligiblePolicy(pol, v)); !ok {

@@ -59,12 +59,23 @@ type judged struct {
 // branch's policy, and publishes honua/plan and honua/policy on the head.
 // Planning an older head of the same PR is cancelled when a newer one
 // starts.
-func (a *App) planPR(ctx context.Context, inst int64, repo repoName, pr *github.PullRequest) error {
-	ctx, done, stale := a.supersede(ctx, repo, pr.GetNumber(), pr.GetHead().GetSHA())
+func (a *App) planPR(parent context.Context, inst int64, repo repoName, pr *github.PullRequest) error {
+	ctx, done, stale := a.supersede(parent, repo, pr.GetNumber(), pr.GetHead().GetSHA())
 	defer done()
 	if stale {
-		return nil // a newer head is being planned
+		return nil // this head is being planned already
 	}
+	err := a.planHead(ctx, inst, repo, pr)
+	if err != nil && parent.Err() == nil && ctx.Err() != nil {
+		// A newer head superseded this one: not a failure, its verdict
+		// would only be out of date.
+		return nil
+	}
+	return err
+}
+
+// planHead is planPR's work, under a context a newer head cancels.
+func (a *App) planHead(ctx context.Context, inst int64, repo repoName, pr *github.PullRequest) error {
 	gh, err := a.clients.Installation(ctx, inst)
 	if err != nil {
 		return err
@@ -77,8 +88,8 @@ func (a *App) planPR(ctx context.Context, inst int64, repo repoName, pr *github.
 	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err() // superseded: never publish an older head's verdict
+	if err := ctx.Err(); err != nil {
+		return err // superseded: never publish an older head's verdict
 	}
 	planRun, policyRun := a.prRuns(j)
 	if _, err := a.publish(ctx, gh, repo, j.pull.HeadSHA, runs[planRunName], planRun); err != nil {
