@@ -27,28 +27,8 @@ const services = 20
 // changes changed layer files (titles, and a geometry type in every fifth)
 // and commits again. It needs the git command.
 func Generate(dir string, layers, changed int) (*Repo, error) {
-	if err := write(dir, "environments/common/metadata.yaml", commonMetadata()); err != nil {
+	if err := WriteTree(dir, layers); err != nil {
 		return nil, err
-	}
-	for _, env := range []string{"development", "staging", "production"} {
-		if err := write(dir, "environments/"+env+"/metadata.yaml", fmt.Sprintf("catalog:\n  id: bench-%s\n  title: Benchmark %s\n", env, env)); err != nil {
-			return nil, err
-		}
-		ds := fmt.Sprintf("dataSources:\n  - id: pg\n    provider: postgis\n    connectionString: \"Host=pg-%s;Database=gis;Username=honua;Password=${PG_PASSWORD}\"\n", env)
-		if err := write(dir, "environments/"+env+"/datasources.yaml", ds); err != nil {
-			return nil, err
-		}
-	}
-	for i := 0; i < services; i++ {
-		style := fmt.Sprintf("id: style-%02d\ntitle: Style %d\nformat: mvp-style\ngeometryType: Polygon\nrenderer: simple\nsimple:\n  fillColor: \"#%06x\"\n  strokeColor: \"#333333\"\n  strokeWidth: 1\n  opacity: 0.8\n", i, i, i*40503%0xffffff)
-		if err := write(dir, fmt.Sprintf("environments/common/styles/style-%02d.yaml", i), style); err != nil {
-			return nil, err
-		}
-	}
-	for i := 0; i < layers; i++ {
-		if err := write(dir, layerPath(i), Layer(i, "Polygon", "")); err != nil {
-			return nil, err
-		}
 	}
 	r := &Repo{Dir: dir, Layers: layers, Changed: changed}
 	if err := git(dir, "init", "-q", "-b", "main"); err != nil {
@@ -64,7 +44,7 @@ func Generate(dir string, layers, changed int) (*Repo, error) {
 		if i%5 == 0 {
 			geom = "MultiPolygon"
 		}
-		if err := write(dir, layerPath(n), Layer(n, geom, " (revised)")); err != nil {
+		if err := write(dir, LayerPath(n), Layer(n, geom, " (revised)")); err != nil {
 			return nil, err
 		}
 	}
@@ -81,7 +61,38 @@ func Generate(dir string, layers, changed int) (*Repo, error) {
 	return r, nil
 }
 
-func layerPath(i int) string { return fmt.Sprintf("environments/common/layers/layer-%05d.yaml", i) }
+// WriteTree writes the files of a config repository of layers layers into
+// dir (the tree of Generate's Base), without git: for callers that commit
+// it elsewhere, such as the GitHub emulator.
+func WriteTree(dir string, layers int) error {
+	if err := write(dir, "environments/common/metadata.yaml", commonMetadata()); err != nil {
+		return err
+	}
+	for _, env := range []string{"development", "staging", "production"} {
+		if err := write(dir, "environments/"+env+"/metadata.yaml", fmt.Sprintf("catalog:\n  id: bench-%s\n  title: Benchmark %s\n", env, env)); err != nil {
+			return err
+		}
+		ds := fmt.Sprintf("dataSources:\n  - id: pg\n    provider: postgis\n    connectionString: \"Host=pg-%s;Database=gis;Username=honua;Password=${PG_PASSWORD}\"\n", env)
+		if err := write(dir, "environments/"+env+"/datasources.yaml", ds); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < services; i++ {
+		style := fmt.Sprintf("id: style-%02d\ntitle: Style %d\nformat: mvp-style\ngeometryType: Polygon\nrenderer: simple\nsimple:\n  fillColor: \"#%06x\"\n  strokeColor: \"#333333\"\n  strokeWidth: 1\n  opacity: 0.8\n", i, i, i*40503%0xffffff)
+		if err := write(dir, fmt.Sprintf("environments/common/styles/style-%02d.yaml", i), style); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < layers; i++ {
+		if err := write(dir, LayerPath(i), Layer(i, "Polygon", "")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LayerPath is the path of generated layer i in the repository.
+func LayerPath(i int) string { return fmt.Sprintf("environments/common/layers/layer-%05d.yaml", i) }
 
 func commonMetadata() string {
 	var b strings.Builder
