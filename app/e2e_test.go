@@ -501,18 +501,49 @@ func TestPolicyEditJudgedByBase(t *testing.T) {
 	if !strings.Contains(all, "platform") || !strings.Contains(all, "needs approval") {
 		t.Errorf("the policy run does not ask the policy owners:\n%s\n%s", po.Summary, po.Text)
 	}
+	// A member of the platform team, not named in policyOwners, approves
+	// by review: the policy owners' requirement is met through the team.
+	if err := e.sim.SetCollaborator(e2eRepo, "pua", githubsim.PermWrite); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetTeam("kailua-gis", "platform", "mkalani", "pua")
+	if _, err := e.sim.Review(e2eRepo, n, "pua", "APPROVE", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	po, _ = e.run(head, policyRunName)
+	if !strings.Contains(po.Text, "✓ approval: 1 of `kailua-gis/platform`") {
+		t.Errorf("a platform team member's review does not meet the policy owners' requirement:\n%s", po.Text)
+	}
 	merge := e.merge(n, "bob")
 	if st, desc := e.state(merge, "production"); st != "pending" {
 		t.Errorf("production under the loosened policy: %s %q, want pending (base's policy)", st, desc)
 	}
-	// An engineer's approval is not enough for staging: the change to
-	// .gitops/ needs a policy owner too.
+	// pua's review counts for the merge (recorded, bound to the plan): an
+	// engineer's approval completes staging.
 	e.click(merge, "staging", "approve", "bob")
-	if st, desc := e.state(merge, "staging"); st != "pending" || !strings.Contains(desc, "platform") {
+	if st, desc := e.state(merge, "staging"); st != "queued" {
+		t.Errorf("staging with a policy owner's review and an engineer's approval: %s %q, want queued", st, desc)
+	}
+}
+
+// TestPolicyChangeNeedsOwnerAtMerge: a change to .gitops/ merged without a
+// policy owner's approval waits for one: an engineer's approval is not
+// enough for staging; a policy owner's (with the button) completes it.
+func TestPolicyChangeNeedsOwnerAtMerge(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	loose := "version: 1\nenvironments:\n  staging: {autoApprove: true}\n"
+	n2, _ := e.openPR("loosen", "ana", map[string]string{
+		".gitops/deployment-policy.yaml":             loose,
+		"environments/common/layers/bike-lanes.yaml": bikeLanes,
+	})
+	merge2 := e.merge(n2, "bob")
+	e.click(merge2, "staging", "approve", "bob")
+	if st, desc := e.state(merge2, "staging"); st != "pending" || !strings.Contains(desc, "platform") {
 		t.Errorf("staging with an engineer's approval only: %s %q, want pending for the platform team", st, desc)
 	}
-	e.click(merge, "staging", "approve", "mkalani")
-	if st, desc := e.state(merge, "staging"); st != "queued" {
+	e.click(merge2, "staging", "approve", "mkalani")
+	if st, desc := e.state(merge2, "staging"); st != "queued" {
 		t.Errorf("staging with a policy owner's approval too: %s %q, want queued", st, desc)
 	}
 }

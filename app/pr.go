@@ -140,20 +140,33 @@ func (a *App) judgePR(ctx context.Context, inst int64, gh *github.Client, repo r
 	if j.envs, err = a.environments(ctx, gh, repo); err != nil {
 		return nil, err
 	}
-	approvals, stale, records, err := a.prApprovals(ctx, gh, repo, pull, j.digests, j.envs)
+	bundle, err := policy.LoadWithLimits(ctx, j.policy, a.limits)
+	if err != nil {
+		return nil, fmt.Errorf("loading the policy of %s: %w", short(pull.BaseSHA), err)
+	}
+	judge := func(approvals map[string][]policy.Approval) (*policy.Report, error) {
+		return a.engine.Judge(ctx, p, policy.JudgeOptions{
+			Complete: true,
+			Bundle:   bundle, Base: j.policy, Head: head, Limits: a.limits, Now: a.now(),
+			PR:        policy.PR{Number: pull.Number, Author: pull.Author, Labels: pull.Labels, BaseSHA: pull.BaseSHA, HeadSHA: pull.HeadSHA},
+			SHA:       pull.HeadSHA,
+			Approvals: approvals, Protection: protections(j.envs, p),
+		})
+	}
+	// Judged once without approvals, the verdicts say whose approval is
+	// needed: the teams they name are the memberships to look up.
+	if j.report, err = judge(nil); err != nil {
+		return nil, err
+	}
+	approvals, stale, records, err := a.prApprovals(ctx, gh, repo, pull, j.digests, requiredTeams(j.report, j.envs))
 	if err != nil {
 		return nil, err
 	}
 	j.stale, j.records = stale, records
-	j.report, err = a.engine.Judge(ctx, p, policy.JudgeOptions{
-		Complete: true,
-		Base:     j.policy, Head: head, Limits: a.limits, Now: a.now(),
-		PR:        policy.PR{Number: pull.Number, Author: pull.Author, Labels: pull.Labels, BaseSHA: pull.BaseSHA, HeadSHA: pull.HeadSHA},
-		SHA:       pull.HeadSHA,
-		Approvals: approvals, Protection: protections(j.envs, p),
-	})
-	if err != nil {
-		return nil, err
+	if len(approvals) > 0 {
+		if j.report, err = judge(approvals); err != nil {
+			return nil, err
+		}
 	}
 	return j, nil
 }
@@ -224,7 +237,7 @@ func (a *App) supersede(ctx context.Context, repo repoName, pr int, sha string) 
 // approving reviews and the App's records of approvals given with the
 // Approve button or /approve, each bound to the plan digest it was given
 // for, by people who may approve.
-func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName, pull gate.Pull, digests map[string]string, envs map[string]gate.Environment) (map[string][]policy.Approval, []checks.StaleApproval, []gate.Record, error) {
+func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName, pull gate.Pull, digests map[string]string, teams []string) (map[string][]policy.Approval, []checks.StaleApproval, []gate.Record, error) {
 	reviews, err := a.reviews(ctx, gh, repo, pull.Number)
 	if err != nil {
 		return nil, nil, nil, err
@@ -242,7 +255,6 @@ func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName,
 	// and GitHub's reviewers name.
 	lookup := a.digestLookup(ctx, gh, repo, pull.HeadSHA, digests, records)
 	people := map[string]gate.Person{}
-	teams := teamSlugs(envs)
 	for _, login := range approverLogins(reviews, records) {
 		p, err := a.person(ctx, gh, repo, login, teams)
 		if err != nil {
