@@ -201,8 +201,52 @@ func (m *Mirror) Fetch(ctx context.Context, repo, token string, shas ...string) 
 	if g := r.current(); g != nil && g.hasAll(want) {
 		return nil
 	}
-	_, err = m.fetchLocked(ctx, r, token, want, "")
+	_, err = m.fetchLocked(ctx, r, token, want, "", false)
 	return err
+}
+
+// Packs is the number of pack files of repo's mirror (0 without one).
+// Each incremental fetch adds one; see Compact.
+func (m *Mirror) Packs(repo string) int {
+	r, err := m.repo(repo)
+	if err != nil {
+		return 0
+	}
+	if err := r.lock(context.Background()); err != nil {
+		return 0
+	}
+	defer r.unlock()
+	if r.current() == nil {
+		return 0
+	}
+	return mirrorPacks(r.dir())
+}
+
+// Compact fetches the commits keep of repo into a fresh mirror (one pack)
+// that replaces the current one, when the mirror has at least half MaxPacks
+// pack files. A fetch that finds MaxPacks packs does the same on the
+// request path, at the cost of a full fetch; the sweeper calls Compact so
+// that it happens off it. It reports whether it compacted.
+func (m *Mirror) Compact(ctx context.Context, repo, token string, keep ...string) (bool, error) {
+	want, err := mirrorParseSHAs(keep)
+	if err != nil || len(want) == 0 {
+		return false, err
+	}
+	r, err := m.repo(repo)
+	if err != nil {
+		return false, err
+	}
+	if err := r.lock(ctx); err != nil {
+		return false, err
+	}
+	defer r.unlock()
+	if r.current() == nil || mirrorPacks(r.dir()) < max(m.maxPacks()/2, 2) {
+		return false, nil
+	}
+	if _, err := m.fetchLocked(ctx, r, token, want, "", true); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // FetchRef fetches ref of repo (a branch name such as "main", or a full
@@ -228,7 +272,7 @@ func (m *Mirror) FetchRef(ctx context.Context, repo, token, ref string) (string,
 		return "", err
 	}
 	defer r.unlock()
-	h, err := m.fetchLocked(ctx, r, token, nil, full)
+	h, err := m.fetchLocked(ctx, r, token, nil, full, false)
 	if err != nil {
 		return "", err
 	}
@@ -394,7 +438,9 @@ func (m *Mirror) openViewLocked(r *mirrorRepo) (*mirrorGen, error) {
 // fetchLocked fetches the commits want, or the ref ref, of r into its
 // mirror and installs a new view when the mirror changed. For a ref it
 // returns the commit the ref points to. The caller holds r's lock.
-func (m *Mirror) fetchLocked(ctx context.Context, r *mirrorRepo, token string, want []plumbing.Hash, ref string) (plumbing.Hash, error) {
+//
+// compact fetches into a fresh mirror whatever the packs.
+func (m *Mirror) fetchLocked(ctx context.Context, r *mirrorRepo, token string, want []plumbing.Hash, ref string, compact bool) (plumbing.Hash, error) {
 	start := time.Now()
 	rawURL := m.cfg.GitURL(r.name)
 	if u, err := url.Parse(rawURL); err != nil || u.User != nil {
@@ -417,7 +463,7 @@ func (m *Mirror) fetchLocked(ctx context.Context, r *mirrorRepo, token string, w
 		}
 		missing = want
 	}
-	if (len(missing) > 0 || ref != "") && !w.fresh && mirrorPacks(w.dir) >= m.maxPacks() {
+	if !w.fresh && (compact || (len(missing) > 0 || ref != "") && mirrorPacks(w.dir) >= m.maxPacks()) {
 		// Every incremental fetch adds a pack, and every lookup and every
 		// new view pays for each pack: fetch into a fresh mirror instead.
 		m.logger.Debug("mirror compacted", slog.String("repo", r.name), slog.Int("packs", mirrorPacks(w.dir)))

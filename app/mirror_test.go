@@ -978,3 +978,54 @@ func BenchmarkMirrorWarmSource(b *testing.B) {
 		}
 	})
 }
+
+// TestMirrorCompactOffThePath: Compact folds a mirror of many packs into
+// one before a fetch on the request path must (at MaxPacks), keeps what it
+// is told to keep, does nothing to a mirror of few packs, and leaves Sources
+// handed out before it readable.
+func TestMirrorCompactOffThePath(t *testing.T) {
+	f := mirrorSetup(t)
+	ctx := context.Background()
+	f.m.Close()
+	m, err := NewMirror(MirrorConfig{Dir: f.dir, GitURL: f.sim.CloneURL, MaxPacks: 8,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Fetch(ctx, mirrorTestRepo, f.token, f.base); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := m.Compact(ctx, mirrorTestRepo, f.token, f.base); err != nil || done {
+		t.Errorf("Compact of a 1-pack mirror = %v, %v; want nothing done", done, err)
+	}
+	old, err := m.Source(ctx, mirrorTestRepo, f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := 0; i < 4; i++ {
+		last = f.push(t, "main", fmt.Sprintf("environments/production/layers/c%d.yaml", i), "name: x\n")
+		if err := m.Fetch(ctx, mirrorTestRepo, f.token, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := m.Packs(mirrorTestRepo); n != 5 {
+		t.Fatalf("%d packs after 5 fetches, want 5", n)
+	}
+	done, err := m.Compact(ctx, mirrorTestRepo, f.token, last)
+	if err != nil || !done {
+		t.Fatalf("Compact of a 5-pack mirror (MaxPacks 8) = %v, %v; want done", done, err)
+	}
+	if n := m.Packs(mirrorTestRepo); n != 1 {
+		t.Errorf("%d packs after Compact, want 1", n)
+	}
+	for _, sha := range []string{last, f.base} { // base is in last's history
+		if _, err := m.Source(ctx, mirrorTestRepo, sha); err != nil {
+			t.Errorf("Source(%s) after Compact: %v", sha, err)
+		}
+	}
+	if _, err := old.List(ctx); err != nil {
+		t.Errorf("a Source handed out before Compact: %v", err)
+	}
+}

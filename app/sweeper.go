@@ -84,7 +84,9 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 	if err != nil {
 		return fmt.Errorf("listing open pull requests: %w", err)
 	}
+	var keep []string
 	for _, pr := range open {
+		keep = append(keep, pr.GetBase().GetSHA(), pr.GetHead().GetSHA())
 		runs, err := a.runsOnRef(ctx, gh, repo, pr.GetHead().GetSHA())
 		if err != nil {
 			errs = append(errs, err)
@@ -94,6 +96,13 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			if err := a.planPR(ctx, inst, repo, pr); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	// A mirror of many packs is folded into one here, off the request
+	// path, keeping what the open pull requests need.
+	if len(keep) > 0 {
+		if err := a.compact(ctx, inst, repo, keep); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// Pull requests merged lately whose merge commit has no deployment.
@@ -162,4 +171,19 @@ func (a *App) RunSweeper(ctx context.Context, apps AppClient, interval time.Dura
 			}
 		}
 	}
+}
+
+// compact folds repo's mirror into one pack when it holds many (see
+// Mirror.Compact): a fetch on the request path would otherwise do it there,
+// at the cost of a full fetch.
+func (a *App) compact(ctx context.Context, inst int64, repo repoName, keep []string) error {
+	if a.mirror.Packs(repo.String()) < 2 {
+		return nil
+	}
+	token, err := a.clients.Token(ctx, inst)
+	if err != nil {
+		return err
+	}
+	_, err = a.mirror.Compact(ctx, repo.String(), token, keep...)
+	return err
 }
