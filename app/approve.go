@@ -343,10 +343,11 @@ func (a *App) replied(comments []*github.IssueComment, id int64) bool {
 	return false
 }
 
-// replyOnce answers a command comment once; without a comment (a button)
-// there is no one to answer in the PR, and nothing is written.
+// replyOnce answers a command comment once (its reply carries the
+// comment's id); a button's click is answered in the pull request too, once
+// per delivery.
 func (a *App) replyOnce(ctx context.Context, st *mergeState, commentID int64, body string) error {
-	if commentID == 0 || st.m.pull.Number == 0 {
+	if st.m.pull.Number == 0 {
 		return nil
 	}
 	return a.comment(ctx, st.gh, st.m.repo, st.m.pull.Number, body+"\n"+replyMarker(commentID))

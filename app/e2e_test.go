@@ -399,6 +399,13 @@ func TestApprovalsAndPromotion(t *testing.T) {
 		t.Errorf("the refusal does not say why: %q", comments[len(comments)-1])
 	}
 
+	// A reader's click on Approve is refused in the pull request.
+	before := len(e.botComments(n))
+	e.click(merge, "production", "approve", "reader")
+	if cs := e.botComments(n); len(cs) != before+1 || !strings.Contains(cs[len(cs)-1], "reader") {
+		t.Errorf("a reader's Approve was not refused politely: %q", cs[before:])
+	}
+
 	// lkeawe approves; production waits for staging.
 	e.click(merge, "production", "approve", "lkeawe")
 	st, desc := e.state(merge, "production")
