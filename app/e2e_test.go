@@ -36,6 +36,9 @@ type e2e struct {
 	inst  int64
 	base  string // main's first commit
 	key   ed25519.PrivateKey
+	// down makes the App's webhook endpoint answer 502, as during an
+	// outage: GitHub's deliveries of that time are lost.
+	down *atomic.Bool
 }
 
 type e2eOptions struct {
@@ -63,7 +66,12 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 	}
 	clock := githubsim.NewManualClock(o.start)
 	var handler atomic.Pointer[http.Handler]
+	down := &atomic.Bool{}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "the App is down", http.StatusBadGateway)
+			return
+		}
 		if h := handler.Load(); h != nil {
 			(*h).ServeHTTP(w, r)
 			return
@@ -117,7 +125,7 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 	svc.server.SetBotLogin(login)
 	svc.app.setBot(login)
 
-	e := &e2e{t: t, ctx: ctx, sim: sim, clock: clock, svc: svc, key: key}
+	e := &e2e{t: t, ctx: ctx, sim: sim, clock: clock, svc: svc, key: key, down: down}
 	e.inst = sim.Install("kailua-gis")
 	samples, err := filepath.Abs("../samples/config")
 	if err != nil {
@@ -1052,5 +1060,40 @@ func TestWaitTimer(t *testing.T) {
 	}
 	if st, desc := e.state(merge, "staging"); st != "queued" {
 		t.Errorf("staging after its wait timer: %s %q, want queued", st, desc)
+	}
+}
+
+
+// TestMissedReviewWebhooks: reviews given while the App was down reach the
+// merge through the sweeper: an approval counts, and an approval withdrawn
+// by a later "changes requested" does not.
+func TestMissedReviewWebhooks(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	// bob approves while the App is up: recorded.
+	if _, err := e.sim.Review(e2eRepo, n, "bob", "APPROVE", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	e.down.Store(true)
+	if _, err := e.sim.Review(e2eRepo, n, "lkeawe", "APPROVE", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	e.clock.Advance(time.Minute)
+	if _, err := e.sim.Review(e2eRepo, n, "bob", "REQUEST_CHANGES", "wait, the table name"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	e.down.Store(false)
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	merge := e.merge(n, "kai")
+	if _, desc := e.state(merge, "production"); strings.Contains(desc, "approval") {
+		t.Errorf("production: %q: lkeawe's review, missed by the App, does not count", desc)
+	}
+	if _, desc := e.state(merge, "staging"); !strings.Contains(desc, "approval") {
+		t.Errorf("staging: %q: bob's approval, withdrawn while the App was down, still counts", desc)
 	}
 }

@@ -53,6 +53,7 @@ type judged struct {
 	stale   []checks.StaleApproval
 	envs    map[string]gate.Environment
 	records []gate.Record
+	reviews []gate.Review
 }
 
 // planPR plans pull request pr of repo at its head, judges it with the base
@@ -158,11 +159,11 @@ func (a *App) judgePR(ctx context.Context, inst int64, gh *github.Client, repo r
 	if j.report, err = judge(nil); err != nil {
 		return nil, err
 	}
-	approvals, stale, records, err := a.prApprovals(ctx, gh, repo, pull, j.digests, requiredTeams(j.report, j.envs))
+	approvals, stale, records, reviews, err := a.prApprovals(ctx, gh, repo, pull, j.digests, requiredTeams(j.report, j.envs))
 	if err != nil {
 		return nil, err
 	}
-	j.stale, j.records = stale, records
+	j.stale, j.records, j.reviews = stale, records, reviews
 	if len(approvals) > 0 {
 		if j.report, err = judge(approvals); err != nil {
 			return nil, err
@@ -237,19 +238,19 @@ func (a *App) supersede(ctx context.Context, repo repoName, pr int, sha string) 
 // approving reviews and the App's records of approvals given with the
 // Approve button or /approve, each bound to the plan digest it was given
 // for, by people who may approve.
-func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName, pull gate.Pull, digests map[string]string, teams []string) (map[string][]policy.Approval, []checks.StaleApproval, []gate.Record, error) {
+func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName, pull gate.Pull, digests map[string]string, teams []string) (map[string][]policy.Approval, []checks.StaleApproval, []gate.Record, []gate.Review, error) {
 	reviews, err := a.reviews(ctx, gh, repo, pull.Number)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	pull.Reviews = reviews
 	comments, err := a.comments(ctx, gh, repo, pull.Number)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	records := a.parseRecords(repo.String(), pull.Number, comments)
 	if len(reviews) == 0 && !slices.ContainsFunc(records, func(r gate.Record) bool { return r.Kind == "approve" }) {
-		return nil, nil, records, nil
+		return nil, nil, records, reviews, nil
 	}
 	// Who are the approvers? Their permission, and the teams the policy
 	// and GitHub's reviewers name.
@@ -258,7 +259,7 @@ func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName,
 	for _, login := range approverLogins(reviews, records) {
 		p, err := a.person(ctx, gh, repo, login, teams)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		people[strings.ToLower(login)] = p
 	}
@@ -271,7 +272,7 @@ func (a *App) prApprovals(ctx context.Context, gh *github.Client, repo repoName,
 			stale = append(stale, checks.StaleApproval{Env: env, Login: s.Approval.Login})
 		}
 	}
-	return out, stale, records, nil
+	return out, stale, records, reviews, nil
 }
 
 // digestLookup answers the plan digest of an environment at a commit: the

@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
@@ -32,10 +34,11 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 	if pr.GetState() != "open" {
 		return nil
 	}
-	review := e.GetReview()
-	state := strings.ToUpper(review.GetState())
+	state := strings.ToUpper(e.GetReview().GetState())
+	// A review that approves, or that may withdraw an approval (changes
+	// requested, a dismissal), is recorded; others only update the checks.
 	approving := ev.Action == "submitted" && state == "APPROVED"
-	dismissed := ev.Action == "dismissed"
+	dismissed := ev.Action == "dismissed" || (ev.Action == "submitted" && state == "CHANGES_REQUESTED")
 	gh, err := a.clients.Installation(ctx, ev.InstallationID)
 	if err != nil {
 		return err
@@ -50,41 +53,9 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	login := review.GetUser().GetLogin()
-	var recs []gate.Record
 	lookup := a.digestLookup(ctx, gh, repo, j.pull.HeadSHA, j.digests, nil)
-	for _, env := range j.report.Environments() {
-		if len(env.Changes) == 0 {
-			continue
-		}
-		r := gate.Record{Env: env.Name, Login: login, Via: "review", SHA: review.GetCommitID(), At: review.GetSubmittedAt().Time}
-		if dismissed {
-			r.Kind, r.At = recordWithdraw, a.now()
-		} else {
-			d, ok := lookup(review.GetCommitID(), env.Name)
-			if !ok {
-				continue // a commit the App never planned: nothing to bind to
-			}
-			r.Kind, r.PlanDigest = "approve", d
-		}
-		if r.At.IsZero() {
-			r.At = a.now()
-		}
-		recs = append(recs, r)
-	}
-	if len(recs) > 0 && !a.recorded(j.records, recs) {
-		var b strings.Builder
-		for _, r := range recs {
-			if dismissed {
-				fmt.Fprintf(&b, "The approving review of %s was dismissed: it no longer counts for %s.\n", plan.MarkdownText("@"+login), plan.MarkdownCode(r.Env))
-				continue
-			}
-			b.WriteString(checks.ApprovalRecordComment(checks.ApprovalRecord{Env: r.Env, Login: login, Via: r.Via, At: r.At, SHA: r.SHA, PlanDigest: r.PlanDigest}, nil))
-		}
-		body := b.String()
-		if err := a.comment(ctx, gh, repo, pr.GetNumber(), body+"\n"+a.recordMarker(repo.String(), pr.GetNumber(), recs...)); err != nil {
-			return err
-		}
+	if err := a.syncReviews(ctx, gh, repo, pr.GetNumber(), j.reviews, j.records, envKeys(j.digests), lookup); err != nil {
+		return err
 	}
 	runs, err := a.runsOnRef(ctx, gh, repo, j.pull.HeadSHA)
 	if err != nil {
@@ -98,22 +69,79 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 	return err
 }
 
-// recorded reports whether every record of recs is already among have
-// (a redelivered review).
-func (a *App) recorded(have, recs []gate.Record) bool {
-	for _, r := range recs {
-		found := false
-		for _, h := range have {
-			if h.Env == r.Env && strings.EqualFold(h.Login, r.Login) && h.Kind == r.Kind && h.Via == r.Via && h.SHA == r.SHA && h.PlanDigest == r.PlanDigest && (r.Kind == recordWithdraw || h.At.Equal(r.At.UTC().Truncate(1e9))) {
-				found = true
-				break
-			}
+// syncReviews records in the pull request what its reviews say and the
+// App's records do not yet: the approving review that is its author's
+// latest, bound to each environment's plan digest at the reviewed commit;
+// and the withdrawal of a recorded review approval whose author's latest
+// review no longer approves (changes requested, or the review dismissed).
+// The merge reads approvals from these records only; the sweeper calls this
+// for open pull requests, so that a review whose webhook was missed still
+// counts (or stops counting).
+func (a *App) syncReviews(ctx context.Context, gh *github.Client, repo repoName, number int, reviews []gate.Review, records []gate.Record, envs []string, lookup gate.DigestLookup) error {
+	latest := map[string]gate.Review{}
+	for _, r := range reviews {
+		switch r.State {
+		case "APPROVED", "CHANGES_REQUESTED", "DISMISSED":
+		default:
+			continue // a comment review changes nothing
 		}
-		if !found {
-			return false
+		k := strings.ToLower(r.Login)
+		if p, ok := latest[k]; !ok || r.SubmittedAt.After(p.SubmittedAt) || (r.SubmittedAt.Equal(p.SubmittedAt) && r.ID > p.ID) {
+			latest[k] = r
 		}
 	}
-	return true
+	logins := make([]string, 0, len(latest))
+	for k := range latest {
+		logins = append(logins, k)
+	}
+	sort.Strings(logins)
+	var recs []gate.Record
+	var text strings.Builder
+	for _, k := range logins {
+		r := latest[k]
+		for _, env := range envs {
+			has := slices.ContainsFunc(records, func(h gate.Record) bool {
+				return h.Kind == gate.KindApprove && h.Via == gate.ViaReview && h.Env == env && strings.EqualFold(h.Login, r.Login) && (r.State != "APPROVED" || h.SHA == r.CommitID)
+			})
+			switch {
+			case r.State == "APPROVED" && !has:
+				d, ok := lookup(r.CommitID, env)
+				if !ok {
+					continue // a commit the App never planned: nothing to bind to
+				}
+				at := r.SubmittedAt
+				if at.IsZero() {
+					at = a.now()
+				}
+				rec := gate.Record{Env: env, Login: r.Login, Via: gate.ViaReview, Kind: gate.KindApprove, SHA: r.CommitID, PlanDigest: d, At: at}
+				recs = append(recs, rec)
+				text.WriteString(checks.ApprovalRecordComment(checks.ApprovalRecord{Env: env, Login: r.Login, Via: gate.ViaReview, At: at, SHA: r.CommitID, PlanDigest: d}, nil))
+			case r.State != "APPROVED" && has:
+				recs = append(recs, gate.Record{Env: env, Login: r.Login, Via: gate.ViaReview, Kind: recordWithdraw, SHA: r.CommitID, At: a.now()})
+				fmt.Fprintf(&text, "The approving review of %s no longer counts for %s: %s.\n", plan.MarkdownText("@"+r.Login), plan.MarkdownCode(env), withdrawnWhy(r.State))
+			}
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return a.comment(ctx, gh, repo, number, text.String()+"\n"+a.recordMarker(repo.String(), number, recs...))
+}
+
+func withdrawnWhy(state string) string {
+	if state == "DISMISSED" {
+		return "the review was dismissed"
+	}
+	return "its author requested changes since"
+}
+
+func envKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // effective drops approvals withdrawn later (a dismissed review) from

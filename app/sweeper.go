@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/checks"
 )
 
 // AppClient gives the client authenticated as the App itself (JWT), which
@@ -96,6 +98,12 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			if err := a.planPR(ctx, inst, repo, pr); err != nil {
 				errs = append(errs, err)
 			}
+			continue
+		}
+		// Reviews whose webhooks were missed: recorded now, so that the
+		// merge counts them (or no longer counts a withdrawn one).
+		if err := a.sweepReviews(ctx, gh, repo, pr, runs[planRunName]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// A mirror of many packs is folded into one here, off the request
@@ -186,4 +194,26 @@ func (a *App) compact(ctx context.Context, inst int64, repo repoName, keep []str
 	}
 	_, err = a.mirror.Compact(ctx, repo.String(), token, keep...)
 	return err
+}
+
+// sweepReviews brings an open pull request's review records up to date
+// with its reviews (see syncReviews). The environments are those the head's
+// plan run names. Its reads are conditional: an idle pull request costs no
+// rate limit.
+func (a *App) sweepReviews(ctx context.Context, gh *github.Client, repo repoName, pr *github.PullRequest, planRun *github.CheckRun) error {
+	sha, digests, ok := checks.ParseDigests(planRun.GetOutput().GetText())
+	if !ok || sha != pr.GetHead().GetSHA() {
+		return nil
+	}
+	reviews, err := a.reviews(ctx, gh, repo, pr.GetNumber())
+	if err != nil || len(reviews) == 0 {
+		return err
+	}
+	comments, err := a.comments(ctx, gh, repo, pr.GetNumber())
+	if err != nil {
+		return err
+	}
+	records := a.parseRecords(repo.String(), pr.GetNumber(), comments)
+	lookup := a.digestLookup(ctx, gh, repo, sha, digests, records)
+	return a.syncReviews(ctx, gh, repo, pr.GetNumber(), reviews, records, envKeys(digests), lookup)
 }
