@@ -206,9 +206,19 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 	if newer, err := a.superseded(ctx, st.gh, repo, d); err != nil {
 		return err
 	} else if newer {
-		_, _, err := st.gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, d.GetID(), &github.DeploymentStatusRequest{
-			State: github.String("inactive"), Description: github.String("superseded by a newer deployment"),
-		})
+		const desc = "superseded by a newer deployment"
+		if _, _, err := st.gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, d.GetID(), &github.DeploymentStatusRequest{
+			State: github.String("inactive"), Description: github.String(desc),
+		}); err != nil {
+			return fmt.Errorf("making deployment %d inactive: %w", d.GetID(), err)
+		}
+		// The run's buttons go: there is nothing left to approve.
+		runs, err := a.runsOnRef(ctx, st.gh, repo, st.m.sha)
+		if err != nil {
+			return err
+		}
+		run := checks.DeployRun(checks.Deploy{Env: env, SHA: st.m.sha, State: checks.DeployInactive, Description: desc})
+		_, err = a.publish(ctx, st.gh, repo, st.m.sha, runs[deployRunName(env)], run)
 		return err
 	}
 	if rejected(st.ev.records, env, st.m.sha) {

@@ -964,6 +964,9 @@ func TestRejectUnprotectedAndSuperseded(t *testing.T) {
 	if st, _ := e.state(first, "production"); st != "inactive" {
 		t.Errorf("the older production deployment: %s, want inactive", st)
 	}
+	if r, _ := e.run(first, "honua/deploy (production)"); r.Conclusion != "neutral" || len(r.Actions) != 0 {
+		t.Errorf("the superseded deployment's run still asks for approval: %+v", r)
+	}
 	if st, _ := e.state(second, "production"); st != "pending" {
 		t.Errorf("the newer production deployment: %s, want pending", st)
 	}
