@@ -64,6 +64,17 @@ func (a *App) onComment(ctx context.Context, ev Event) error {
 	if !canWrite(person) {
 		return reply(checks.RefusalComment(fmt.Sprintf("@%s, commands need write access to %s.", login, repo)))
 	}
+	if cmd.Env != "" {
+		// "/reject risky change": is "risky" an environment? The
+		// repository's GitHub environments say.
+		envs, err := a.environments(ctx, gh, repo)
+		if err != nil {
+			return err
+		}
+		if cmd = cmd.Resolve(envKeysOf(envs)); cmd.Err != nil {
+			return reply(fmt.Sprintf("%s\n\n%s", checks.RefusalComment(cmd.Err.Error()), checks.HelpText()))
+		}
+	}
 	_, _, _ = gh.Reactions.CreateIssueCommentReaction(ctx, repo.Owner, repo.Name, c.GetID(), "eyes")
 	pr, _, err := gh.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
 	if err != nil {
@@ -190,4 +201,12 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 		return err
 	}
 	return a.planPR(ctx, inst, repo, pr)
+}
+
+func envKeysOf(m map[string]gate.Environment) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

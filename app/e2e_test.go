@@ -862,8 +862,9 @@ func TestCommandsAndReruns(t *testing.T) {
 	n, head := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
 	e.comment(n, "bob", "/help")
 	e.comment(n, "bob", "/aprove production")
+	e.comment(n, "bob", "/approve prodution")
 	cs := e.botComments(n)
-	if len(cs) != 2 || !strings.Contains(cs[0], "/rollback") || !strings.Contains(cs[1], "/approve") {
+	if len(cs) != 3 || !strings.Contains(cs[0], "/rollback") || !strings.Contains(cs[1], "/approve") || !strings.Contains(cs[2], "production") {
 		t.Errorf("help answers: %q", cs)
 	}
 	run, _ := e.run(head, planRunName)
