@@ -19,6 +19,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/mirror"
 )
 
 // InstallationClients gives GitHub clients and git tokens of an
@@ -38,7 +39,7 @@ type Config struct {
 	// only ones whose records are trusted, and its events are ignored.
 	BotLogin string
 	Clients  InstallationClients
-	Mirror   *Mirror
+	Mirror   *mirror.Mirror
 	// Engine evaluates policies (one per process: it caches compiled
 	// policies by digest).
 	Engine *policy.Engine
@@ -58,7 +59,7 @@ type App struct {
 	appID    int64
 	bot      atomic.Pointer[string]
 	clients  InstallationClients
-	mirror   *Mirror
+	mirror   *mirror.Mirror
 	engine   *policy.Engine
 	key      ed25519.PrivateKey
 	orderTTL time.Duration

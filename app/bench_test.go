@@ -317,15 +317,7 @@ func (f *prBench) run(b *testing.B, prefetch bool) {
 // changes when a fetch re-creates the mirror.
 func (f *prBench) mirrorVersion(tb testing.TB) int {
 	tb.Helper()
-	r, err := f.svc.mirror.repo(benchRepo)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := r.lock(f.ctx); err != nil {
-		tb.Fatal(err)
-	}
-	defer r.unlock()
-	return r.version
+	return f.svc.mirror.Version(benchRepo)
 }
 
 // percentiles are the p50 and p99 (nearest rank) and the maximum of lat,

@@ -1067,7 +1067,6 @@ func TestWaitTimer(t *testing.T) {
 	}
 }
 
-
 // TestMissedReviewWebhooks: reviews given while the App was down reach the
 // merge through the sweeper: an approval counts, and an approval withdrawn
 // by a later "changes requested" does not.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/mirror"
 )
 
 // ServiceConfig is everything `honua-gitops serve` is configured with.
@@ -53,7 +54,7 @@ type Service struct {
 	cfg      ServiceConfig
 	server   *Server
 	clients  *Clients
-	mirror   *Mirror
+	mirror   *mirror.Mirror
 	app      *App
 	registry *prometheus.Registry
 	logger   *slog.Logger
@@ -92,7 +93,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	mirror, err := NewMirror(MirrorConfig{Dir: cfg.DataDir, GitURL: cfg.GitURL, Limits: cfg.Limits})
+	mirror, err := mirror.New(mirror.Config{Dir: cfg.DataDir, GitURL: cfg.GitURL, Limits: cfg.Limits})
 	if err != nil {
 		return nil, err
 	}

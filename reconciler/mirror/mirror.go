@@ -1,4 +1,4 @@
-package app
+package mirror
 
 import (
 	"context"
@@ -30,11 +30,11 @@ import (
 // that is not in the mirror: Fetch it first.
 var ErrNotMirrored = errors.New("commit not in the mirror (fetch it first)")
 
-// ErrMirrorClosed is returned by a Mirror's methods after Close.
-var ErrMirrorClosed = errors.New("mirror closed")
+// ErrClosed is returned by a Mirror's methods after Close.
+var ErrClosed = errors.New("mirror closed")
 
-// MirrorConfig configures a Mirror.
-type MirrorConfig struct {
+// Config configures a Mirror.
+type Config struct {
 	// Dir holds the mirrors, one bare repository per config repository
 	// (Dir/owner/name/<n>.git, names in lower case). It is created when
 	// missing. One process owns it.
@@ -76,7 +76,7 @@ type MirrorConfig struct {
 // are closed by the garbage collector once its last Source is dropped, the
 // current views' by Close.
 type Mirror struct {
-	cfg    MirrorConfig
+	cfg    Config
 	dir    string // absolute
 	logger *slog.Logger
 
@@ -138,9 +138,9 @@ type mirrorGen struct {
 	metaStorage *filesystem.Storage
 }
 
-// NewMirror returns a Mirror keeping its repositories under cfg.Dir. It
+// New returns a Mirror keeping its repositories under cfg.Dir. It
 // removes what an earlier process left half-created there.
-func NewMirror(cfg MirrorConfig) (*Mirror, error) {
+func New(cfg Config) (*Mirror, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("mirror: no data directory given (set --data-dir)")
 	}
@@ -220,6 +220,20 @@ func (m *Mirror) Packs(repo string) int {
 		return 0
 	}
 	return mirrorPacks(r.dir())
+}
+
+// Version is the generation of repo's mirror on disk (0 without one): it
+// changes when a fetch or Compact re-creates the mirror.
+func (m *Mirror) Version(repo string) int {
+	r, err := m.repo(repo)
+	if err != nil {
+		return 0
+	}
+	if err := r.lock(context.Background()); err != nil {
+		return 0
+	}
+	defer r.unlock()
+	return r.version
 }
 
 // Compact fetches the commits keep of repo into a fresh mirror (one pack)
@@ -363,7 +377,7 @@ func (m *Mirror) MergeBase(ctx context.Context, repo, a, b string) (string, erro
 }
 
 // Close releases the files the mirrors hold open. Sources must no longer be
-// in use; the Mirror's methods fail with ErrMirrorClosed afterwards.
+// in use; the Mirror's methods fail with ErrClosed afterwards.
 func (m *Mirror) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -814,7 +828,7 @@ func (m *Mirror) install(r *mirrorRepo, g *mirrorGen) error {
 	defer m.mu.Unlock()
 	if m.closed {
 		g.close()
-		return ErrMirrorClosed
+		return ErrClosed
 	}
 	r.mu.Lock()
 	r.gen = g
@@ -871,7 +885,7 @@ func (m *Mirror) repo(name string) (*mirrorRepo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrMirrorClosed
+		return nil, ErrClosed
 	}
 	r := m.repos[key]
 	if r == nil {

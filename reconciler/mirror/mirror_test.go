@@ -1,4 +1,4 @@
-package app
+package mirror
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func mirrorSetup(t testing.TB) *mirrorFixture {
 	ctx := context.Background()
 	sim := githubsim.New(t, githubsim.Options{})
 	inst := sim.Install("kailua")
-	samples, err := filepath.Abs("../samples/config")
+	samples, err := filepath.Abs("../../samples/config")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func mirrorSetup(t testing.TB) *mirrorFixture {
 // restarted process would.
 func (f *mirrorFixture) newMirror(t testing.TB) *Mirror {
 	t.Helper()
-	m, err := NewMirror(MirrorConfig{
+	m, err := New(Config{
 		Dir:    f.dir,
 		GitURL: f.sim.CloneURL,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -210,7 +210,7 @@ func TestMirrorFetchPullRequest(t *testing.T) {
 	if got, err := mirrorRead(t, f.m, head, layer); err != nil || got != "name: bike-lanes\n" {
 		t.Errorf("%s at head = %q, %v", layer, got, err)
 	}
-	want, err := os.ReadFile("../samples/config/environments/production/metadata.yaml")
+	want, err := os.ReadFile("../../samples/config/environments/production/metadata.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestMirrorCompaction(t *testing.T) {
 	f := mirrorSetup(t)
 	ctx := context.Background()
 	f.m.Close()
-	m, err := NewMirror(MirrorConfig{Dir: f.dir, GitURL: f.sim.CloneURL, MaxPacks: 3,
+	m, err := New(Config{Dir: f.dir, GitURL: f.sim.CloneURL, MaxPacks: 3,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -607,7 +607,7 @@ func TestMirrorCancelled(t *testing.T) {
 func TestMirrorConcurrentFetch(t *testing.T) {
 	f := mirrorSetup(t)
 	ctx := context.Background()
-	common, err := filepath.Abs("../samples/config/environments/common")
+	common, err := filepath.Abs("../../samples/config/environments/common")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -813,8 +813,8 @@ func TestMirrorRestartReadsFromDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.m.Close()
-	if err := f.m.Fetch(ctx, mirrorTestRepo, f.token, f.base); !errors.Is(err, ErrMirrorClosed) {
-		t.Errorf("Fetch after Close = %v, want ErrMirrorClosed", err)
+	if err := f.m.Fetch(ctx, mirrorTestRepo, f.token, f.base); !errors.Is(err, ErrClosed) {
+		t.Errorf("Fetch after Close = %v, want ErrClosed", err)
 	}
 	m := f.newMirror(t)
 	f.sim.ResetCounters()
@@ -888,7 +888,7 @@ func TestMirrorRefusesBadInput(t *testing.T) {
 	if got := mirrorFiles(t, f.dir); len(got) != 0 {
 		t.Errorf("refused input left %v", got)
 	}
-	withPassword, err := NewMirror(MirrorConfig{Dir: t.TempDir(), GitURL: func(repo string) string {
+	withPassword, err := New(Config{Dir: t.TempDir(), GitURL: func(repo string) string {
 		return strings.Replace(f.sim.CloneURL(repo), "://", "://x-access-token:hunter2@", 1)
 	}})
 	if err != nil {
@@ -898,11 +898,11 @@ func TestMirrorRefusesBadInput(t *testing.T) {
 	if err := withPassword.Fetch(ctx, mirrorTestRepo, f.token, f.base); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Fetch from a URL with a password = %v, want an error that does not show it", err)
 	}
-	if _, err := NewMirror(MirrorConfig{GitURL: f.sim.CloneURL}); err == nil {
-		t.Error("NewMirror without Dir succeeded")
+	if _, err := New(Config{GitURL: f.sim.CloneURL}); err == nil {
+		t.Error("New without Dir succeeded")
 	}
-	if _, err := NewMirror(MirrorConfig{Dir: t.TempDir()}); err == nil {
-		t.Error("NewMirror without GitURL succeeded")
+	if _, err := New(Config{Dir: t.TempDir()}); err == nil {
+		t.Error("New without GitURL succeeded")
 	}
 }
 
@@ -987,7 +987,7 @@ func TestMirrorCompactOffThePath(t *testing.T) {
 	f := mirrorSetup(t)
 	ctx := context.Background()
 	f.m.Close()
-	m, err := NewMirror(MirrorConfig{Dir: f.dir, GitURL: f.sim.CloneURL, MaxPacks: 8,
+	m, err := New(Config{Dir: f.dir, GitURL: f.sim.CloneURL, MaxPacks: 8,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
