@@ -138,7 +138,7 @@ func (s *shape) check(path string, v any, problems *[]string) {
 	case map[string]any:
 		for _, r := range s.required {
 			if _, ok := t[r]; !ok {
-				*problems = append(*problems, fmt.Sprintf("%s: required property %q is missing", path, r))
+				*problems = append(*problems, fmt.Sprintf("%s: required property %q is missing", orDocument(path), r))
 			}
 		}
 		keys := make([]string, 0, len(t))
@@ -260,6 +260,13 @@ func article(typ string) string {
 		return "an"
 	}
 	return "a"
+}
+
+func orDocument(path string) string {
+	if path == "" {
+		return "document"
+	}
+	return path
 }
 
 func join(path, key string) string {
