@@ -41,6 +41,10 @@ type Server struct {
 	opts Options
 	hs   *httptest.Server
 
+	// reloadMu makes reloads one at a time, so that two racing reloads
+	// cannot swap in the older read last.
+	reloadMu sync.Mutex
+
 	mu      sync.Mutex
 	current *catalog // nil until a document is loaded
 	reloads int
@@ -157,6 +161,8 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.mu.Lock()
 	s.reloads++
 	status, injected := s.faults.takeReload()
