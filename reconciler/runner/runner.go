@@ -1,0 +1,427 @@
+// Package runner is the on-prem half of honua-gitops: it polls GitHub,
+// outbound only, for deployments the App created and approved, verifies
+// their signed orders, claims one, renders the environment's Honua metadata
+// document at the deployment's commit, applies it through reconciler/apply
+// (backup, atomic write, reload, post-validation, automatic rollback), and
+// reports the outcome as the deployment's status.
+package runner
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/reconciler/apply"
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/mirror"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+	"github.com/honua-io/honua-gitops/reconciler/plan"
+)
+
+// Environment is one environment a runner serves: the Honua server and
+// where its live document is.
+type Environment struct {
+	Name    string
+	Applier *apply.Applier
+	// URL is the server's public address, reported as the deployment's
+	// environment_url.
+	URL string
+	// HealthTimeout bounds post-validation (the policy's
+	// safety.healthCheckTimeout; apply.DefaultHealthTimeout when 0).
+	HealthTimeout time.Duration
+	// RollbackOnFailure is the policy's safety.rollbackOnFailure.
+	RollbackOnFailure bool
+}
+
+// Config wires a Runner.
+type Config struct {
+	// Repo is the config repository, "owner/name".
+	Repo string
+	// GitHub is a client authenticated as the App's installation or with a
+	// token (deployments: write, contents: read).
+	GitHub *github.Client
+	// Token gives the credential git fetches with (basic auth user
+	// x-access-token); never written anywhere.
+	Token func(ctx context.Context) (string, error)
+	// Mirror caches the repository's commits.
+	Mirror *mirror.Mirror
+	// AppBot is the App's bot login: only a queued status it wrote lets a
+	// deployment start (a status's creator cannot be forged).
+	AppBot string
+	// Keys are the trusted order-signing public keys by key id.
+	Keys map[string]ed25519.PublicKey
+	// Secrets fill the documents' ${NAME} references.
+	Secrets config.Secrets
+	// Limits bound what is read of the repository.
+	Limits config.Limits
+	// Environments are the environments served.
+	Environments []Environment
+	// ID names this runner in its claims ("site-a/host-1").
+	ID     string
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Runner applies approved deployments. Its methods are safe for one
+// goroutine per environment.
+type Runner struct {
+	cfg    Config
+	owner  string
+	name   string
+	loader *config.Loader
+	// refused remembers the deployments already answered with an error
+	// status, so that a forged order is answered once.
+	refused map[int64]bool
+}
+
+// New checks cfg.
+func New(cfg Config) (*Runner, error) {
+	owner, name, ok := strings.Cut(cfg.Repo, "/")
+	switch {
+	case !ok || owner == "" || name == "":
+		return nil, fmt.Errorf("runner: --repo %q: use OWNER/NAME", cfg.Repo)
+	case cfg.GitHub == nil || cfg.Mirror == nil || cfg.Token == nil:
+		return nil, errors.New("runner: a GitHub client, a token source and a mirror are required")
+	case cfg.AppBot == "":
+		return nil, errors.New("runner: the App's bot login is required: only its queued statuses start a deployment")
+	case len(cfg.Keys) == 0:
+		return nil, errors.New("runner: an order-signing public key is required (--order-public-key-file)")
+	case len(cfg.Environments) == 0:
+		return nil, errors.New("runner: at least one environment (--env)")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ID == "" {
+		cfg.ID = "runner"
+	}
+	return &Runner{cfg: cfg, owner: owner, name: name, loader: config.NewLoader(cfg.Limits), refused: map[int64]bool{}}, nil
+}
+
+// Recover finishes or undoes, for every environment, an apply a crash cut
+// short, and reports its true outcome on GitHub. Call it before polling.
+func (r *Runner) Recover(ctx context.Context) error {
+	var errs []error
+	for _, env := range r.cfg.Environments {
+		outs, err := env.Applier.Recover(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recovering %s: %w", env.Name, err))
+			continue
+		}
+		for _, o := range outs {
+			if err := r.report(ctx, env, o.DeploymentID, o); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Poll looks once at every environment and applies what is due.
+func (r *Runner) Poll(ctx context.Context) error {
+	var errs []error
+	for _, env := range r.cfg.Environments {
+		if err := r.PollEnv(ctx, env); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", env.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PollEnv looks at one environment: the newest of the App's deployments
+// there that is queued by the App is verified, claimed and applied.
+// Deployments that are not the App's, not queued by it, superseded by a
+// newer one, or whose order does not verify are not applied; a forged or
+// tampered order gets an error status saying so, once.
+func (r *Runner) PollEnv(ctx context.Context, env Environment) error {
+	ds, _, err := r.cfg.GitHub.Repositories.ListDeployments(ctx, r.owner, r.name, &github.DeploymentsListOptions{Environment: env.Name, ListOptions: github.ListOptions{PerPage: 10}})
+	if err != nil {
+		return fmt.Errorf("listing deployments: %w", err)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
+	for i, d := range ds {
+		st, all, err := r.statuses(ctx, d.GetID())
+		if err != nil {
+			return err
+		}
+		if st == nil || st.GetState() != "queued" {
+			if i == 0 && st != nil && (st.GetState() == "in_progress" || st.GetState() == "success") {
+				return nil // the newest is running or done
+			}
+			continue
+		}
+		if !strings.EqualFold(st.GetCreator().GetLogin(), r.cfg.AppBot) {
+			r.cfg.Logger.Warn("skipping a deployment queued by someone other than the App", "deployment", d.GetID(), "env", env.Name, "by", st.GetCreator().GetLogin())
+			continue
+		}
+		if newerQueued(ds[:i]) {
+			// A newer deployment to the environment supersedes it.
+			continue
+		}
+		o, err := r.verify(d)
+		if err != nil {
+			return r.refuse(ctx, d, err)
+		}
+		_ = all
+		prev, err := r.live(ctx, ds[i+1:])
+		if err != nil {
+			return err
+		}
+		return r.run(ctx, env, d, o, prev)
+	}
+	return nil
+}
+
+// live is the commit the environment runs: the newest of the older
+// deployments that succeeded ("" when there is none).
+func (r *Runner) live(ctx context.Context, older []*github.Deployment) (string, error) {
+	for _, d := range older {
+		st, _, err := r.statuses(ctx, d.GetID())
+		if err != nil {
+			return "", err
+		}
+		if st.GetState() == "success" {
+			return d.GetSHA(), nil
+		}
+	}
+	return "", nil
+}
+
+// newerQueued is never true for the newest; for an older deployment, any
+// newer one of the App supersedes it once it exists.
+func newerQueued(newer []*github.Deployment) bool { return len(newer) > 0 }
+
+// statuses lists a deployment's statuses and returns the latest (by id:
+// GitHub does not document the list's order).
+func (r *Runner) statuses(ctx context.Context, id int64) (*github.DeploymentStatus, []*github.DeploymentStatus, error) {
+	ss, _, err := r.cfg.GitHub.Repositories.ListDeploymentStatuses(ctx, r.owner, r.name, id, &github.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing the statuses of deployment %d: %w", id, err)
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].GetID() < ss[j].GetID() })
+	if len(ss) == 0 {
+		return nil, nil, nil
+	}
+	return ss[len(ss)-1], ss, nil
+}
+
+// verify checks a deployment's order: signed with a trusted key, not
+// expired, and for this very deployment.
+func (r *Runner) verify(d *github.Deployment) (order.Order, error) {
+	raw, err := json.Marshal(d.Payload)
+	if err != nil {
+		return order.Order{}, fmt.Errorf("reading the payload: %w", err)
+	}
+	o, err := order.Verify(raw, r.cfg.Keys, r.cfg.Now())
+	if err != nil {
+		return order.Order{}, err
+	}
+	if err := o.Matches(r.cfg.Repo, d.GetSHA(), d.GetEnvironment(), d.GetTask()); err != nil {
+		return order.Order{}, err
+	}
+	return o, nil
+}
+
+// refuse answers a deployment whose order does not verify with an error
+// status, once, and applies nothing.
+func (r *Runner) refuse(ctx context.Context, d *github.Deployment, cause error) error {
+	if r.refused[d.GetID()] {
+		return nil
+	}
+	r.refused[d.GetID()] = true
+	r.cfg.Logger.Warn("refusing a deployment whose order does not verify", "deployment", d.GetID(), "env", d.GetEnvironment(), "err", cause)
+	return r.status(ctx, d.GetID(), "error", "refused: the deploy order does not verify: "+cause.Error(), "")
+}
+
+// run claims, renders, applies and reports one deployment.
+func (r *Runner) run(ctx context.Context, env Environment, d *github.Deployment, o order.Order, prev string) error {
+	claim := fmt.Sprintf("claimed by %s", r.cfg.ID)
+	if err := r.status(ctx, d.GetID(), "in_progress", claim, ""); err != nil {
+		return err
+	}
+	if won, err := r.wonClaim(ctx, d.GetID(), claim); err != nil || !won {
+		return err
+	}
+	doc, collections, err := r.render(ctx, env.Name, o.SHA, prev)
+	if err != nil {
+		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
+	}
+	out, err := env.Applier.Apply(ctx, apply.Request{
+		DeploymentID: d.GetID(), Env: env.Name, SHA: o.SHA, Document: doc, Collections: collections,
+		HealthTimeout: env.HealthTimeout, RollbackOnFailure: env.RollbackOnFailure,
+	}, func(step string) {
+		_ = r.status(ctx, d.GetID(), "in_progress", step, "")
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
+	}
+	return r.report(ctx, env, d.GetID(), out)
+}
+
+// wonClaim reports whether this runner's in_progress claim is the first
+// one: several runners of an environment see the same queued deployment,
+// and the claim with the lowest status id wins.
+func (r *Runner) wonClaim(ctx context.Context, id int64, claim string) (bool, error) {
+	_, all, err := r.statuses(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range all {
+		if s.GetState() == "in_progress" && strings.HasPrefix(s.GetDescription(), "claimed by ") {
+			return s.GetDescription() == claim, nil
+		}
+	}
+	return false, nil
+}
+
+// render fetches the commit and renders the environment's document, and
+// the collections that were added or changed against prev, the commit the
+// live document was rendered from (every collection of the environment on
+// a first deployment).
+func (r *Runner) render(ctx context.Context, env, sha, prev string) ([]byte, []string, error) {
+	token, err := r.cfg.Token(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	shas := []string{sha}
+	if prev != "" {
+		shas = append(shas, prev)
+	}
+	if err := r.cfg.Mirror.Fetch(ctx, r.cfg.Repo, token, shas...); err != nil {
+		return nil, nil, err
+	}
+	src, err := r.cfg.Mirror.Source(ctx, r.cfg.Repo, sha)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := r.loader.Load(ctx, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, ok := st.Environments[env]
+	if !ok {
+		return nil, nil, fmt.Errorf("the commit has no environment %s", env)
+	}
+	for _, d := range e.Diagnostics {
+		if d.Severity == config.SeverityError {
+			return nil, nil, fmt.Errorf("the configuration is invalid: %s", d.String())
+		}
+	}
+	doc, err := config.RenderJSON(e, r.cfg.Secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	var base *config.State
+	if prev != "" {
+		psrc, err := r.cfg.Mirror.Source(ctx, r.cfg.Repo, prev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if base, err = r.loader.Load(ctx, psrc); err != nil {
+			return nil, nil, err
+		}
+	}
+	p := plan.Compute(base, st, []string{env})
+	// The collections the changes reach that the new document serves (a
+	// layer moved to another service reaches its old id too, which is
+	// gone).
+	served, err := collectionsOf(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var cols []string
+	for _, en := range p.Environments {
+		for _, c := range en.Changes {
+			for _, id := range c.Collections {
+				if served[id] {
+					cols = append(cols, id)
+				}
+			}
+		}
+	}
+	sort.Strings(cols)
+	return doc, compact(cols), nil
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// report writes an apply's outcome as the deployment's status.
+func (r *Runner) report(ctx context.Context, env Environment, id int64, o apply.Outcome) error {
+	switch o.State {
+	case apply.StateSuccess:
+		return r.status(ctx, id, "success", "deployed and healthy", env.URL)
+	case apply.StateRolledBack:
+		return r.status(ctx, id, "failure", o.Cause, "")
+	case apply.StateFailedKept, apply.StateFailed:
+		return r.status(ctx, id, "failure", o.Cause, "")
+	}
+	return r.status(ctx, id, "error", o.Cause, "")
+}
+
+// status writes a deployment status; descriptions are cut to GitHub's 140
+// characters.
+func (r *Runner) status(ctx context.Context, id int64, state, desc, envURL string) error {
+	req := &github.DeploymentStatusRequest{State: github.String(state), Description: github.String(cut(desc, 140))}
+	if envURL != "" {
+		req.EnvironmentURL = github.String(envURL)
+	}
+	if _, _, err := r.cfg.GitHub.Repositories.CreateDeploymentStatus(ctx, r.owner, r.name, id, req); err != nil {
+		return fmt.Errorf("reporting %s on deployment %d: %w", state, id, err)
+	}
+	return nil
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n - len("…")
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// collectionsOf lists the OGC collection ids ({serviceId}::{layerId}) a
+// rendered document serves.
+func collectionsOf(doc []byte) (map[string]bool, error) {
+	var d struct {
+		Layers []struct {
+			ID        string `json:"id"`
+			ServiceID string `json:"serviceId"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("reading the rendered document: %w", err)
+	}
+	out := make(map[string]bool, len(d.Layers))
+	for _, l := range d.Layers {
+		out[l.ServiceID+"::"+l.ID] = true
+	}
+	return out, nil
+}
