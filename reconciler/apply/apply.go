@@ -197,7 +197,7 @@ func (a *Applier) Apply(ctx context.Context, r Request, progress func(state stri
 	j := &journal{
 		Version: journalVersion, DeploymentID: r.DeploymentID, Env: r.Env, SHA: r.SHA,
 		MetadataPath: a.MetadataPath, OldPresent: oldPresent, NewHash: hashOf(r.Document),
-		Collections: slices.Compact(slices.Sorted(slices.Values(r.Collections))),
+		Collections:   slices.Compact(slices.Sorted(slices.Values(r.Collections))),
 		HealthTimeout: r.HealthTimeout, RollbackOnFailure: r.RollbackOnFailure, StartedAt: now,
 	}
 	if oldPresent {
