@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -168,5 +170,50 @@ func checkRecovered(t *testing.T, s *site, point string, old []byte, manual bool
 	s.honua = &fakeHonua{path: s.path, loaded: s.honua.loadedDoc()}
 	if out, err := s.applier().Apply(context.Background(), request(true), nil); err != nil || out.State != StateSuccess {
 		t.Errorf("the next Apply = %s %q, %v", out.State, out.Cause, err)
+	}
+}
+
+// TestRecoverBadBackup: a backup that is gone or altered is never restored;
+// the new document stays, byte for byte, and a person is asked.
+func TestRecoverBadBackup(t *testing.T) {
+	for _, damage := range []string{"missing", "altered"} {
+		t.Run(damage, func(t *testing.T) {
+			s := newSite(t, oldDoc)
+			a := s.applier()
+			var backup string
+			a.hook = func(p string) error {
+				if p == "renamed" {
+					j, err := a.readJournal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					backup = j.BackupPath
+					return errKill
+				}
+				return nil
+			}
+			if _, err := a.Apply(context.Background(), request(true), nil); !errors.Is(err, errKill) {
+				t.Fatalf("Apply = %v", err)
+			}
+			var err error
+			if damage == "missing" {
+				err = os.Remove(backup)
+			} else {
+				err = os.WriteFile(backup, append(slices.Clone(oldDoc), ' '), 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := s.applier().Recover(context.Background())
+			if err != nil || len(outs) != 1 {
+				t.Fatalf("Recover = %v, %v", outs, err)
+			}
+			if outs[0].State != StateManual || !strings.Contains(outs[0].Cause, "backup") {
+				t.Errorf("outcome %s %q, want manual about the backup", outs[0].State, outs[0].Cause)
+			}
+			if !bytes.Equal(s.live(), newDoc) || !s.journalExists() {
+				t.Error("the new document was replaced, or the journal removed")
+			}
+		})
 	}
 }
