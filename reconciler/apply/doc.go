@@ -12,8 +12,9 @@
 //
 // Every risky step is preceded by a write-ahead journal in the state
 // directory (JournalFile). After a crash at any point, Recover reads it and
-// leaves the live document byte-identical to the old one, reloaded, and
-// returns the outcome to report. Recover never declares an interrupted apply
+// leaves the live document byte-identical to the old one (or to the new one,
+// when the apply had already decided to keep it), reloaded, and returns the
+// outcome to report. Recover never declares an interrupted apply
 // a success unless the journal already recorded one: a new document that was
 // in place but not validated is undone rather than validated afresh, because
 // the validation that was interrupted may be what killed the runner, the old
