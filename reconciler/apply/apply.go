@@ -158,8 +158,9 @@ type Outcome struct {
 // manual), not errors. Apply returns an error when it was refused
 // (ErrRecoveryNeeded, an invalid request), when the state directory could
 // not be written before the new document was, or when ctx was cancelled:
-// after the write, a cancelled apply is undone as a failure is (with a
-// context detached from ctx) and the outcome says what was done.
+// after the write, a cancelled apply is undone as a failure is, even with
+// RollbackOnFailure off (an unvalidated document is not kept), with a
+// context detached from ctx; the outcome says what was done.
 func (a *Applier) Apply(ctx context.Context, r Request, progress func(state string)) (Outcome, error) {
 	if err := a.check(); err != nil {
 		return Outcome{}, err
@@ -197,7 +198,7 @@ func (a *Applier) Apply(ctx context.Context, r Request, progress func(state stri
 	j := &journal{
 		Version: journalVersion, DeploymentID: r.DeploymentID, Env: r.Env, SHA: r.SHA,
 		MetadataPath: a.MetadataPath, OldPresent: oldPresent, NewHash: hashOf(r.Document),
-		Collections: slices.Compact(slices.Sorted(slices.Values(r.Collections))),
+		Collections:   slices.Compact(slices.Sorted(slices.Values(r.Collections))),
 		HealthTimeout: r.HealthTimeout, RollbackOnFailure: r.RollbackOnFailure, StartedAt: now,
 	}
 	if oldPresent {
