@@ -17,6 +17,11 @@ import (
 	"github.com/google/go-github/v66/github"
 
 	"github.com/honua-io/honua-gitops/internal/githubsim"
+	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/reconciler/apply"
+	"github.com/honua-io/honua-gitops/reconciler/mirror"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+	"github.com/honua-io/honua-gitops/reconciler/runner"
 )
 
 const (
@@ -1098,5 +1103,70 @@ func TestMissedReviewWebhooks(t *testing.T) {
 	}
 	if _, desc := e.state(merge, "staging"); !strings.Contains(desc, "approval") {
 		t.Errorf("staging: %q: bob's approval, withdrawn while the App was down, still counts", desc)
+	}
+}
+
+// TestRunnerDeploysWhatTheAppQueued: the whole chain. The App queues
+// development on merge; a runner (reconciler/runner) polling GitHub
+// verifies the App's signed order, applies the document to a Honua
+// stand-in and reports success; the App shows it on honua/deploy and says
+// it once in the pull request. A staging deployment still waiting for
+// approval is not touched.
+func TestRunnerDeploysWhatTheAppQueued(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	dir := t.TempDir()
+	live := filepath.Join(dir, "metadata.json")
+	honua := honuasim.New(t, honuasim.Options{MetadataPath: live})
+	gh, err := e.svc.clients.Installation(e.ctx, e.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.New(mirror.Config{Dir: filepath.Join(dir, "runner-git"), GitURL: e.sim.CloneURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	env := func(name string) runner.Environment {
+		return runner.Environment{Name: name, URL: "https://" + name + ".gis.kailua.example", RollbackOnFailure: true,
+			Applier: &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state-"+name), Honua: &runner.HonuaClient{BaseURL: honua.URL()},
+				Now: e.clock.Now, Sleep: func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() }}}
+	}
+	r, err := runner.New(runner.Config{
+		Repo: e2eRepo, GitHub: gh, Mirror: m, AppBot: e.sim.BotLogin(),
+		Token:   func(ctx context.Context) (string, error) { return e.svc.clients.Token(ctx, e.inst) },
+		Keys:    order.Keys(e.key.Public().(ed25519.PublicKey)),
+		Secrets: func(name string) (string, bool) { return "s3cret", true },
+		Now:     e.clock.Now, ID: "kailua-dc1",
+		Environments: []runner.Environment{env("development")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	if err := r.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if st, desc := e.state(merge, "development"); st != "success" {
+		t.Fatalf("development after the runner: %s %q, want success", st, desc)
+	}
+	if !strings.Contains(string(honua.Loaded()), `"bike-lanes"`) {
+		t.Errorf("Honua does not serve the new layer")
+	}
+	if rr, _ := e.run(merge, "honua/deploy (development)"); rr.Conclusion != "success" {
+		t.Errorf("the deploy run after the runner's success: %+v", rr)
+	}
+	deployed := 0
+	for _, c := range e.botComments(n) {
+		if strings.Contains(c, "Deployed") {
+			deployed++
+		}
+	}
+	if deployed != 1 {
+		t.Errorf("%d deployment comments, want 1", deployed)
+	}
+	if st, _ := e.state(merge, "staging"); st != "pending" {
+		t.Errorf("staging, waiting for approval: %s", st)
 	}
 }
