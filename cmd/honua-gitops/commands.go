@@ -10,5 +10,6 @@ func commands() []*cobra.Command {
 		newPlanCmd(),
 		newPolicyCmd(),
 		newServeCmd(),
+		newRunnerCmd(),
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -424,4 +425,36 @@ func collectionsOf(doc []byte) (map[string]bool, error) {
 		out[l.ServiceID+"::"+l.ID] = true
 	}
 	return out, nil
+}
+
+// Run recovers what a crash left, then polls every interval (with up to a
+// tenth of jitter, so that runners do not poll in step) until ctx ends.
+// Failed polls back off, doubling up to 5 minutes: GitHub may be down or
+// limiting, and the next success resets the pace. Idle polls are cheap:
+// the client's transport makes them conditional requests, which GitHub
+// answers 304 without charging the rate limit.
+func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
+	if err := r.Recover(ctx); err != nil {
+		r.cfg.Logger.Error("recovering an interrupted apply failed; polling anyway", "err", err)
+	}
+	wait := interval
+	for {
+		if err := r.Poll(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			wait = min(max(wait*2, interval), 5*time.Minute)
+			r.cfg.Logger.Warn("poll failed; backing off", "err", err, "next", wait)
+		} else {
+			wait = interval
+		}
+		d := wait + time.Duration(rand.Int64N(int64(wait)/10+1))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

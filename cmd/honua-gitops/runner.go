@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/honua-io/honua-gitops/app"
+	"github.com/honua-io/honua-gitops/reconciler/apply"
+	"github.com/honua-io/honua-gitops/reconciler/config"
+	"github.com/honua-io/honua-gitops/reconciler/mirror"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+	"github.com/honua-io/honua-gitops/reconciler/runner"
+)
+
+type runnerFlags struct {
+	repo, githubURL, privateKeyFile, honuaURL, metadataPath, stateDir string
+	adminTokenFile, appBot, listen, logFormat, secretsFile, publicURL string
+	appID                                                             int64
+	envs, orderKeys, secretEnv                                        []string
+	interval, healthTimeout                                           time.Duration
+	once, noRollback                                                  bool
+}
+
+func newRunnerCmd() *cobra.Command {
+	var f runnerFlags
+	cmd := &cobra.Command{
+		Use:   "runner --repo OWNER/NAME --env NAME --honua-url URL --metadata-path PATH --state-dir DIR",
+		Short: "Apply the deployments the App approved to a Honua server, polling GitHub outbound only",
+		Long: `Runner lives beside a Honua server inside the network. It polls GitHub
+(outbound only, conditional requests: idle polls cost no rate limit) for the
+deployments the App queued in its environments, verifies their signed
+deploy orders, claims one, renders the environment's metadata document at
+the deployment's commit, backs up the live document, writes the new one
+atomically, reloads Honua, checks its health and every changed collection,
+rolls back by itself when that fails, and reports the outcome on GitHub.
+
+GitHub credentials: as the App (--app-id and --private-key-file; the
+installation is found from --repo) or a token in GITHUB_TOKEN (deployments:
+write, contents: read; then --app-bot names the App's bot, whose queued
+statuses alone start a deployment). Every flag has a HONUA_GITOPS_*
+variable, as for serve. --once polls once (for cron).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return usageError("%w", err)
+			}
+			logger := newLogger(cmd, f.logFormat)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			reg := prometheus.NewRegistry()
+			r, err := f.build(ctx, reg, logger)
+			if err != nil {
+				return usageError("%w", err)
+			}
+			if f.listen != "" {
+				ln, err := net.Listen("tcp", f.listen)
+				if err != nil {
+					return usageError("listening on %s: %w", f.listen, err)
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+				hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = hs.Serve(ln) }()
+				defer hs.Close()
+			}
+			if f.once {
+				if err := r.Recover(ctx); err != nil {
+					return err
+				}
+				return r.Poll(ctx)
+			}
+			logger.Info("runner polling", "repo", f.repo, "envs", strings.Join(f.envs, ","), "interval", f.interval)
+			if err := r.Run(ctx, f.interval); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.repo, "repo", "", "the config repository, OWNER/NAME")
+	fs.StringArrayVar(&f.envs, "env", nil, "an environment this runner applies (repeatable; each gets its own state under --state-dir)")
+	fs.StringVar(&f.githubURL, "github-url", app.DefaultBaseURL, "GitHub's REST API (https://HOST/api/v3/ for GitHub Enterprise Server)")
+	fs.Int64Var(&f.appID, "app-id", 0, "authenticate as this GitHub App (with --private-key-file); else GITHUB_TOKEN")
+	fs.StringVar(&f.privateKeyFile, "private-key-file", "", "the GitHub App's private key (PEM)")
+	fs.StringVar(&f.appBot, "app-bot", "", "the App's bot login whose queued statuses start a deployment (default: read from GitHub when running as the App)")
+	fs.StringArrayVar(&f.orderKeys, "order-public-key-file", nil, "a trusted order-signing public key, PEM (repeat during a key rotation)")
+	fs.StringVar(&f.honuaURL, "honua-url", "", "the Honua server (http://127.0.0.1:8080)")
+	fs.StringVar(&f.publicURL, "public-url", "", "the server's address people use, reported as the deployment's environment_url (default --honua-url)")
+	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "a file holding Honua's admin token")
+	fs.StringVar(&f.metadataPath, "metadata-path", "", "the live metadata document Honua reads (HONUA__METADATA__PATH)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "the runner's state: journal, backups, git cache")
+	fs.StringVar(&f.secretsFile, "secrets-file", "", "a file of NAME=value lines filling ${NAME} references (see docs/secrets.md)")
+	fs.StringArrayVar(&f.secretEnv, "secret-env", nil, "an environment variable the documents may read as ${NAME} (repeatable)")
+	fs.DurationVar(&f.interval, "interval", 5*time.Second, "how often to poll")
+	fs.DurationVar(&f.healthTimeout, "health-timeout", apply.DefaultHealthTimeout, "how long post-validation may take before rolling back")
+	fs.BoolVar(&f.noRollback, "no-rollback", false, "keep a new document that fails post-validation (the policy's rollbackOnFailure: false)")
+	fs.BoolVar(&f.once, "once", false, "recover, poll once and exit")
+	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
+	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	return cmd
+}
+
+// build wires the runner from the flags; errors name the flag and the fix.
+func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logger *slog.Logger) (*runner.Runner, error) {
+	switch {
+	case f.repo == "":
+		return nil, errors.New("--repo is required: the config repository, OWNER/NAME")
+	case len(f.envs) == 0:
+		return nil, errors.New("--env is required: the environment(s) this runner applies")
+	case len(f.envs) > 1:
+		return nil, errors.New("one --env per runner for now: one Honua server (--honua-url, --metadata-path) serves one environment")
+	case f.honuaURL == "" || f.metadataPath == "" || f.stateDir == "":
+		return nil, errors.New("--honua-url, --metadata-path and --state-dir are required")
+	case len(f.orderKeys) == 0:
+		return nil, errors.New("--order-public-key-file is required: only orders signed by the App are applied (openssl pkey -in order-key.pem -pubout)")
+	}
+	var pubs []ed25519.PublicKey
+	for _, p := range f.orderKeys {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("--order-public-key-file: %w", err)
+		}
+		k, err := order.ParsePublicKeyPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("--order-public-key-file %s: %w", p, err)
+		}
+		pubs = append(pubs, k)
+	}
+	secrets, err := secretsFrom(f.secretsFile, f.secretEnv)
+	if err != nil {
+		return nil, err
+	}
+	adminToken := ""
+	if f.adminTokenFile != "" {
+		b, err := os.ReadFile(f.adminTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-token-file: %w", err)
+		}
+		adminToken = strings.TrimSpace(string(b))
+	}
+	owner, name, _ := strings.Cut(f.repo, "/")
+	tr := app.NewTransport(nil, app.TransportOptions{Registry: reg, Logger: logger})
+	var gh *github.Client
+	var token func(context.Context) (string, error)
+	bot := f.appBot
+	if f.appID != 0 {
+		key, err := os.ReadFile(f.privateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--private-key-file: %w", err)
+		}
+		clients, err := app.NewClients(app.ClientsConfig{BaseURL: f.githubURL, AppID: f.appID, PrivateKey: key, Transport: tr})
+		if err != nil {
+			return nil, err
+		}
+		inst, _, err := clients.App(ctx).Apps.FindRepositoryInstallation(ctx, owner, name)
+		if err != nil {
+			return nil, fmt.Errorf("finding the App's installation on %s: %w", f.repo, err)
+		}
+		if gh, err = clients.Installation(ctx, inst.GetID()); err != nil {
+			return nil, err
+		}
+		token = func(ctx context.Context) (string, error) { return clients.Token(ctx, inst.GetID()) }
+		if bot == "" {
+			if bot, err = clients.BotLogin(ctx); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		tok := os.Getenv("GITHUB_TOKEN")
+		if tok == "" {
+			return nil, errors.New("no GitHub credentials: give --app-id and --private-key-file, or GITHUB_TOKEN")
+		}
+		if bot == "" {
+			return nil, errors.New("--app-bot is required with GITHUB_TOKEN: the App's bot login (honua-gitops[bot])")
+		}
+		c := github.NewClient(&http.Client{Transport: tr}).WithAuthToken(tok)
+		if f.githubURL != app.DefaultBaseURL {
+			if c, err = c.WithEnterpriseURLs(f.githubURL, f.githubURL); err != nil {
+				return nil, err
+			}
+		}
+		gh = c
+		token = func(context.Context) (string, error) { return tok, nil }
+	}
+	m, err := mirror.New(mirror.Config{Dir: filepath.Join(f.stateDir, "git"), GitURL: gitURLFor(f.githubURL), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	public := f.publicURL
+	if public == "" {
+		public = f.honuaURL
+	}
+	env := f.envs[0]
+	return runner.New(runner.Config{
+		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
+		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(),
+		Environments: []runner.Environment{{
+			Name: env, URL: public, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
+			Applier: &apply.Applier{MetadataPath: f.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+env),
+				Honua: &runner.HonuaClient{BaseURL: f.honuaURL, AdminToken: adminToken}, Logger: logger},
+		}},
+	})
+}
+
+// gitURLFor derives a repository's clone URL from the API URL, as the App
+// does.
+func gitURLFor(apiURL string) func(string) string {
+	host := "https://github.com/"
+	u := strings.TrimSuffix(apiURL, "/")
+	if !strings.Contains(u, "api.github.com") {
+		host = strings.TrimSuffix(strings.TrimSuffix(u, "/api/v3"), "/api") + "/"
+	}
+	return func(repo string) string { return host + repo + ".git" }
+}
+
+// hostID names this runner in its claims.
+func hostID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "runner"
+	}
+	return h
+}
