@@ -26,39 +26,52 @@ func (okHonua) Collection(context.Context, string) error { return nil }
 // Honua that answers at once).
 func BenchmarkRenderAndApply(b *testing.B) {
 	for _, layers := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("layers=%d", layers), func(b *testing.B) {
-			dir := b.TempDir()
-			if err := configgen.WriteTree(filepath.Join(dir, "repo"), layers); err != nil {
-				b.Fatal(err)
-			}
-			live := filepath.Join(dir, "metadata.json")
-			ap := &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state"), Honua: okHonua{}, Logger: quiet()}
-			cols := make([]string, 10)
-			for i := range cols {
-				cols[i] = fmt.Sprintf("svc-%d::layer-%d", i, i)
-			}
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				// A fresh loader: nothing parsed before, as for a new commit.
-				st, err := config.NewLoader(config.DefaultLimits).Load(ctx, config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits))
-				if err != nil {
+		for _, cache := range []string{"cold", "warm"} {
+			b.Run(fmt.Sprintf("layers=%d/cache=%s", layers, cache), func(b *testing.B) {
+				dir := b.TempDir()
+				if err := configgen.WriteTree(filepath.Join(dir, "repo"), layers); err != nil {
 					b.Fatal(err)
 				}
-				env := st.Environments["production"]
-				if env == nil {
-					b.Fatalf("no production among %d environments", len(st.Environments))
+				live := filepath.Join(dir, "metadata.json")
+				ap := &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state"), Honua: okHonua{}, Logger: quiet()}
+				cols := make([]string, 10)
+				for i := range cols {
+					cols[i] = fmt.Sprintf("svc-%d::layer-%d", i, i)
 				}
-				doc, err := config.RenderJSON(env, func(string) (string, bool) { return "x", true })
-				if err != nil {
-					b.Fatal(err)
+				ctx := context.Background()
+				// cold: a fresh loader, nothing parsed before (the runner's
+				// first deployment); warm: the runner's loader, which parsed
+				// the files before and reads only what changed.
+				loader := config.NewLoader(config.DefaultLimits)
+				if cache == "warm" {
+					if _, err := loader.Load(ctx, config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits)); err != nil {
+						b.Fatal(err)
+					}
 				}
-				out, err := ap.Apply(ctx, apply.Request{DeploymentID: int64(i + 1), Env: "production", SHA: "s", Document: doc, Collections: cols, RollbackOnFailure: true}, nil)
-				if err != nil || out.State != apply.StateSuccess {
-					b.Fatalf("%v %+v", err, out)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if cache == "cold" {
+						loader = config.NewLoader(config.DefaultLimits)
+					}
+					st, err := loader.Load(ctx, config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits))
+					if err != nil {
+						b.Fatal(err)
+					}
+					env := st.Environments["production"]
+					if env == nil {
+						b.Fatalf("no production among %d environments", len(st.Environments))
+					}
+					doc, err := config.RenderJSON(env, func(string) (string, bool) { return "x", true })
+					if err != nil {
+						b.Fatal(err)
+					}
+					out, err := ap.Apply(ctx, apply.Request{DeploymentID: int64(i + 1), Env: "production", SHA: "s", Document: doc, Collections: cols, RollbackOnFailure: true}, nil)
+					if err != nil || out.State != apply.StateSuccess {
+						b.Fatalf("%v %+v", err, out)
+					}
+					b.SetBytes(int64(len(doc)))
 				}
-				b.SetBytes(int64(len(doc)))
-			}
-		})
+			})
+		}
 	}
 }
