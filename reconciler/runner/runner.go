@@ -125,8 +125,56 @@ func (r *Runner) Recover(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		if err := r.resume(ctx, env); err != nil {
+			errs = append(errs, fmt.Errorf("resuming %s: %w", env.Name, err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// resume applies a deployment this runner claimed and then stopped before
+// its apply began (no journal, so Recover had nothing to finish): it is
+// still in_progress under this runner's claim, and would stay so forever.
+// Its order is verified again; nothing was changed, so applying it now is
+// what was approved.
+func (r *Runner) resume(ctx context.Context, env Environment) error {
+	ds, _, err := r.cfg.GitHub.Repositories.ListDeployments(ctx, r.owner, r.name, &github.DeploymentsListOptions{Environment: env.Name, ListOptions: github.ListOptions{PerPage: 10}})
+	if err != nil {
+		return fmt.Errorf("listing deployments: %w", err)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
+	if len(ds) == 0 {
+		return nil
+	}
+	d := ds[0]
+	st, all, err := r.statuses(ctx, d.GetID())
+	if err != nil || st.GetState() != "in_progress" || firstClaim(all) != r.claim() {
+		return err
+	}
+	o, err := r.verify(d)
+	if err != nil {
+		return r.refuse(ctx, d, err)
+	}
+	prev, err := r.live(ctx, ds[1:])
+	if err != nil {
+		return err
+	}
+	r.cfg.Logger.Warn("resuming a deployment claimed before a restart", "deployment", d.GetID(), "env", env.Name)
+	return r.apply(ctx, env, d, o, prev)
+}
+
+// claim is this runner's claim, the description of its in_progress status.
+func (r *Runner) claim() string { return "claimed by " + r.cfg.ID }
+
+// firstClaim is the first claim among a deployment's statuses (in id
+// order): the one that won.
+func firstClaim(all []*github.DeploymentStatus) string {
+	for _, s := range all {
+		if s.GetState() == "in_progress" && strings.HasPrefix(s.GetDescription(), "claimed by ") {
+			return s.GetDescription()
+		}
+	}
+	return ""
 }
 
 // Poll looks once at every environment and applies what is due.
@@ -250,13 +298,18 @@ func (r *Runner) refuse(ctx context.Context, d *github.Deployment, cause error) 
 
 // run claims, renders, applies and reports one deployment.
 func (r *Runner) run(ctx context.Context, env Environment, d *github.Deployment, o order.Order, prev string) error {
-	claim := fmt.Sprintf("claimed by %s", r.cfg.ID)
+	claim := r.claim()
 	if err := r.status(ctx, d.GetID(), "in_progress", claim, ""); err != nil {
 		return err
 	}
 	if won, err := r.wonClaim(ctx, d.GetID(), claim); err != nil || !won {
 		return err
 	}
+	return r.apply(ctx, env, d, o, prev)
+}
+
+// apply renders and applies a claimed deployment and reports the outcome.
+func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deployment, o order.Order, prev string) error {
 	doc, collections, err := r.render(ctx, env.Name, o.SHA, prev)
 	if err != nil {
 		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
@@ -284,12 +337,7 @@ func (r *Runner) wonClaim(ctx context.Context, id int64, claim string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	for _, s := range all {
-		if s.GetState() == "in_progress" && strings.HasPrefix(s.GetDescription(), "claimed by ") {
-			return s.GetDescription() == claim, nil
-		}
-	}
-	return false, nil
+	return firstClaim(all) == claim, nil
 }
 
 // render fetches the commit and renders the environment's document, and

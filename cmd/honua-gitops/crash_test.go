@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v66/github"
+
+	"github.com/honua-io/honua-gitops/internal/githubsim"
+	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/reconciler/order"
+)
+
+// TestRunnerSurvivesSIGKILL kills a real runner process (SIGKILL) at
+// random points while it applies a deployment, then runs it again: every
+// time, the live document is byte-identical to the old or the new one,
+// Honua serves it, and GitHub shows the outcome that is true of it (success
+// exactly when the new document is live).
+func TestRunnerSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it a hundred times")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "honua-gitops")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the binary: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	sim := githubsim.New(t, githubsim.Options{})
+	inst := sim.Install("kailua-gis")
+	samples, err := filepath.Abs("../../samples/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shaA, err := sim.CreateRepo(ctx, "kailua-gis/config", "main", samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shaB, err := sim.Push(ctx, "kailua-gis/config", "main", "ana", "bike lanes",
+		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte("id: bike-lanes\ntitle: Bike lanes\nserviceId: transportation\ngeometryType: LineString\nidField: objectid\ngeometryField: geom\nstorage:\n  table: bike_lanes\n  srid: 4326\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := sim.IssueToken(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := github.NewClient(http.DefaultClient).WithAuthToken(tok).WithEnterpriseURLs(sim.APIURL(), sim.APIURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	keyFile := filepath.Join(dir, "order.pub.pem")
+	pemBytes, _ := order.PublicKeyPEM(pub)
+	write(t, keyFile, string(pemBytes))
+	live := filepath.Join(dir, "honua", "metadata.json")
+	if err := os.MkdirAll(filepath.Dir(live), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	honua := honuasim.New(t, honuasim.Options{MetadataPath: live})
+	honua.SetLatency(10 * time.Millisecond) // a wider window to kill in
+
+	deploy := func(sha string) int64 {
+		t.Helper()
+		payload, err := order.Sign(order.Order{Repo: "kailua-gis/config", SHA: sha, Environment: "development", Task: "deploy",
+			PlanDigest: strings.Repeat("ab", 32), PolicyDigest: "sha256:" + strings.Repeat("cd", 32), PR: 1,
+			IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p any = json.RawMessage(payload)
+		d, _, err := gh.Repositories.CreateDeployment(ctx, "kailua-gis", "config", &github.DeploymentRequest{
+			Ref: github.String(sha), Environment: github.String("development"), Task: github.String("deploy"),
+			AutoMerge: github.Bool(false), RequiredContexts: &[]string{}, Payload: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := gh.Repositories.CreateDeploymentStatus(ctx, "kailua-gis", "config", d.GetID(), &github.DeploymentStatusRequest{State: github.String("queued")}); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetID()
+	}
+	last := func(id int64) string {
+		for _, d := range sim.Deployments("kailua-gis/config") {
+			if d.ID == id && len(d.States) > 0 {
+				return d.States[len(d.States)-1]
+			}
+		}
+		return ""
+	}
+	runner := func() *exec.Cmd {
+		c := exec.Command(bin, "runner", "--once", "--repo", "kailua-gis/config", "--env", "development",
+			"--github-url", sim.APIURL(), "--app-bot", sim.BotLogin(), "--honua-url", honua.URL(),
+			"--metadata-path", live, "--state-dir", filepath.Join(dir, "state"), "--order-public-key-file", keyFile,
+			"--log-format", "text")
+		c.Env = append(os.Environ(), "GITHUB_TOKEN="+tok, "HONUA_SECRET_KAILUA_PG_PASSWORD_DEV=dev-secret")
+		return c
+	}
+	clean := func() {
+		t.Helper()
+		if out, err := runner().CombinedOutput(); err != nil {
+			t.Fatalf("runner --once: %v\n%s", err, out)
+		}
+	}
+	read := func() []byte {
+		b, err := os.ReadFile(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The two documents, from clean applies.
+	deploy(shaA)
+	clean()
+	docA := read()
+	deploy(shaB)
+	clean()
+	docB := read()
+	if bytes.Equal(docA, docB) {
+		t.Fatal("the two commits render the same document")
+	}
+
+	rng := rand.New(rand.NewPCG(8, 9))
+	kills, applied, undone := 0, 0, 0
+	for i := 0; i < 80; i++ {
+		oldDoc, newDoc, sha := docB, docA, shaA
+		if i%2 == 1 {
+			oldDoc, newDoc, sha = docA, docB, shaB
+		}
+		id := deploy(sha)
+		c := runner()
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond) // where to kill, not a timing
+		if err := c.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		_ = c.Wait()
+		clean() // recover and finish
+		got := read()
+		switch {
+		case bytes.Equal(got, newDoc):
+			applied++
+			if s := last(id); s != "success" {
+				t.Errorf("iteration %d: the new document is live but GitHub says %q", i, s)
+			}
+		case bytes.Equal(got, oldDoc):
+			undone++
+			if s := last(id); s != "failure" {
+				t.Errorf("iteration %d: the old document is live but GitHub says %q", i, s)
+			}
+			// An undone deployment is not retried: queue the old state
+			// again so that the next iteration starts from it.
+		default:
+			t.Fatalf("iteration %d: the live document is neither the old nor the new one", i)
+		}
+		if !bytes.Equal(honua.Loaded(), got) {
+			t.Fatalf("iteration %d: Honua does not serve the live document", i)
+		}
+		if bytes.Equal(got, oldDoc) {
+			// Bring the environment to newDoc's state for the alternation.
+			deploy(sha)
+			clean()
+			if !bytes.Equal(read(), newDoc) {
+				t.Fatalf("iteration %d: redeploying after an undone apply failed", i)
+			}
+		}
+	}
+	t.Logf("80 runs: %d killed while running; afterwards %d applied, %d undone", kills, applied, undone)
+	if kills < 50 {
+		t.Errorf("only %d kills landed while the runner ran, want at least 50", kills)
+	}
+}
