@@ -114,6 +114,7 @@ variable, as for serve. --once polls once (for cron).`,
 	fs.BoolVar(&f.once, "once", false, "recover, poll once and exit")
 	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	cmd.AddCommand(newRunnerStatusCmd())
 	return cmd
 }
 
@@ -210,7 +211,7 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	env := f.envs[0]
 	return runner.New(runner.Config{
 		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
-		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(),
+		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},
 		Environments: []runner.Environment{{
 			Name: env, URL: public, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
 			Applier: &apply.Applier{MetadataPath: f.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+env),

@@ -66,7 +66,10 @@ type Config struct {
 	// Environments are the environments served.
 	Environments []Environment
 	// ID names this runner in its claims ("site-a/host-1").
-	ID     string
+	ID string
+	// Store, when not nil, records each outcome per environment (current
+	// and last good deployment, history, health, sync).
+	Store  *Store
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -122,6 +125,9 @@ func (r *Runner) Recover(ctx context.Context) error {
 		}
 		for _, o := range outs {
 			if err := r.report(ctx, env, o.DeploymentID, o); err != nil {
+				errs = append(errs, err)
+			}
+			if err := r.record(env, o); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -326,7 +332,7 @@ func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deploymen
 		}
 		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
 	}
-	return r.report(ctx, env, d.GetID(), out)
+	return errors.Join(r.report(ctx, env, d.GetID(), out), r.record(env, out))
 }
 
 // wonClaim reports whether this runner's in_progress claim is the first
