@@ -11,5 +11,6 @@ func commands() []*cobra.Command {
 		newPolicyCmd(),
 		newServeCmd(),
 		newRunnerCmd(),
+		newDemoCmd(),
 	}
 }

@@ -1,0 +1,58 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo plays the whole demo, as `go run ./cmd/honua-gitops demo` does,
+// and checks the timeline tells the story: the plan, development deployed
+// by its runner, staging deployed after an approval, production held
+// honestly, a bad change rolled back with the live document byte-identical,
+// and /rollback deployed.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, Options{Out: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	t.Log("\n" + s)
+	for _, want := range []string{
+		"check honua/plan: success — development: 2 to add",
+		"(1 breaking)",
+		"check honua/policy: success",
+		"deployment development  queued",
+		"deployment development  success: deployed and healthy",
+		`GET /ogc/collections/transportation::bike-lanes on development's Honua: 200 "Bike Lanes and Paths"`,
+		"deployment staging      pending: needs 1 approval",
+		"deployment staging      queued: approved by ana",
+		"deployment staging      success: deployed and healthy",
+		`GET /ogc/collections/transportation::bike-lanes on staging's Honua: 200`,
+		"approved deploying",
+		"production is held by",
+		"deployment development  failure: rolled back: collection transportation::bike-parking",
+		"live document of development: byte-identical to before the deployment",
+		"transportation::bike-parking on development's Honua: 404",
+		`on development's Honua: 200 "Bike Lanes (pilot)"`,
+		"(task deploy:rollback) of",
+		"the development runner polls: deploy:rollback to development → success: deployed and healthy",
+		"Summary",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the timeline lacks %q", want)
+		}
+	}
+	if strings.Contains(s, "production   success") || strings.Contains(s, "CHANGED") {
+		t.Errorf("the timeline claims what did not happen")
+	}
+	// After the rollback, development serves PR #1's layer again.
+	i := strings.LastIndex(s, "bike-lanes on development's Honua")
+	if i < 0 || !strings.Contains(s[i:], `"Bike Lanes and Paths"`) {
+		t.Errorf("development does not serve PR #1's bike lanes after /rollback")
+	}
+}
