@@ -1170,3 +1170,17 @@ func TestRunnerDeploysWhatTheAppQueued(t *testing.T) {
 		t.Errorf("staging, waiting for approval: %s", st)
 	}
 }
+
+// TestLateProgressAfterOutcome: a runner's in_progress status handled after
+// its success (GitHub delivers in any order) leaves the deploy run
+// completed.
+func TestLateProgressAfterOutcome(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.report(merge, "development", "success", "deployed")
+	e.report(merge, "development", "in_progress", "Reloading")
+	if r, _ := e.run(merge, "honua/deploy (development)"); r.Status != "completed" || r.Conclusion != "success" {
+		t.Errorf("the deploy run after a late in_progress: %s %s, want completed success", r.Status, r.Conclusion)
+	}
+}

@@ -49,7 +49,15 @@ func (a *App) onDeploymentStatus(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.publish(ctx, gh, repo, sha, runs[deployRunName(env)], run); err != nil {
+	existing := runs[deployRunName(env)]
+	if state == "in_progress" && existing.GetStatus() == "completed" {
+		// Deliveries come in any order: progress that arrives after the
+		// outcome it led to must not make a finished deployment look like
+		// it is running again. (A new deployment of the commit starts with a
+		// queued run of its own, which is not completed.)
+		return nil
+	}
+	if _, err := a.publish(ctx, gh, repo, sha, existing, run); err != nil {
 		return err
 	}
 	if state == "in_progress" || !okOrder || o.PR == 0 {
