@@ -148,10 +148,7 @@ func start(parent context.Context, o Options) (*demo, error) {
 	d.svc, err = app.NewService(app.ServiceConfig{
 		GitHubURL: d.sim.URL(), GitURL: d.sim.CloneURL, AppID: d.sim.AppID(), PrivateKey: pemKey,
 		WebhookSecrets: [][]byte{[]byte(secret)}, SigningKey: d.key, DataDir: filepath.Join(d.dir, "app"),
-		// One worker: the App handles each delivery in the order GitHub
-		// sent it. With several, a runner's in_progress status handled
-		// after its success leaves honua/deploy showing "Deploying…".
-		Workers: 1, QueueSize: 256, SweepInterval: sweep, Logger: d.logger.With("component", "app"),
+		Workers: 4, QueueSize: 256, SweepInterval: sweep, Logger: d.logger.With("component", "app"),
 	})
 	if err != nil {
 		ln.Close()
