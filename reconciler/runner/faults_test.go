@@ -132,3 +132,27 @@ func TestIdlePollsCostNothing(t *testing.T) {
 		t.Errorf("%d idle polls spent %d rate-limit units, want 0", polls, units)
 	}
 }
+
+// TestRunnerRefusesCommitsOffTheDefaultBranch: an order, even signed, for a
+// commit that is not on the default branch (a pull request's head) is not
+// applied.
+func TestRunnerRefusesCommitsOffTheDefaultBranch(t *testing.T) {
+	f := newFixture(t)
+	r := f.runner("site-a")
+	side, err := f.sim.Push(f.ctx, testRepo, "feature", "ana", "not merged",
+		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(bikeLanes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.deploy(side, f.key)
+	if err := r.Poll(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := f.states(id)
+	if st[len(st)-1] != "failure" {
+		t.Errorf("statuses %v, want … failure", st)
+	}
+	if _, err := os.Stat(f.live); !os.IsNotExist(err) {
+		t.Errorf("a commit off the default branch was applied")
+	}
+}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -23,7 +24,47 @@ type HonuaClient struct {
 	HTTP *http.Client
 }
 
-var _ apply.Honua = (*HonuaClient)(nil)
+var (
+	_ apply.Honua = (*HonuaClient)(nil)
+	_ Validator   = (*HonuaClient)(nil)
+)
+
+// Validator is a Honua that can check a document without loading it.
+type Validator interface {
+	// Validate checks doc as the server would on reload; an error says why
+	// it would refuse it. A server without the endpoint accepts.
+	Validate(ctx context.Context, doc []byte) error
+}
+
+// Validate posts doc to POST /admin/metadata/validate. A 404 (a server
+// without the endpoint) is not a refusal.
+func (h *HonuaClient) Validate(ctx context.Context, doc []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(h.BaseURL, "/")+"/admin/metadata/validate", bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if h.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.AdminToken)
+	}
+	c := h.HTTP
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST /admin/metadata/validate: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("%s: %s", resp.Status, oneLine(string(body)))
+	}
+	return nil
+}
 
 // Reload asks Honua to reload its metadata document.
 func (h *HonuaClient) Reload(ctx context.Context) error {

@@ -84,6 +84,8 @@ type Runner struct {
 	// refused remembers the deployments already answered with an error
 	// status, so that a forged order is answered once.
 	refused map[int64]bool
+	// defaultBranch is the repository's, read once.
+	defaultBranch string
 }
 
 // New checks cfg.
@@ -316,9 +318,19 @@ func (r *Runner) run(ctx context.Context, env Environment, d *github.Deployment,
 
 // apply renders and applies a claimed deployment and reports the outcome.
 func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deployment, o order.Order, prev string) error {
+	if err := r.onDefaultBranch(ctx, o.SHA); err != nil {
+		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
+	}
 	doc, collections, err := r.render(ctx, env.Name, o.SHA, prev)
 	if err != nil {
 		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
+	}
+	// Honua's own check first, when it has one: a document it would refuse
+	// is never written.
+	if v, ok := env.Applier.Honua.(Validator); ok {
+		if err := v.Validate(ctx, doc); err != nil {
+			return r.status(ctx, d.GetID(), "failure", "not applied: Honua refuses the document: "+err.Error(), "")
+		}
 	}
 	out, err := env.Applier.Apply(ctx, apply.Request{
 		DeploymentID: d.GetID(), Env: env.Name, SHA: o.SHA, Document: doc, Collections: collections,
@@ -333,6 +345,39 @@ func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deploymen
 		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
 	}
 	return errors.Join(r.report(ctx, env, d.GetID(), out), r.record(env, out))
+}
+
+// onDefaultBranch checks that sha is reachable from the repository's
+// default branch: the App deploys merged commits only (and rollbacks to
+// earlier ones), so an order for a commit that is not there did not come
+// from the App's merge flow, whatever it says.
+func (r *Runner) onDefaultBranch(ctx context.Context, sha string) error {
+	if r.defaultBranch == "" {
+		repo, _, err := r.cfg.GitHub.Repositories.Get(ctx, r.owner, r.name)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", r.cfg.Repo, err)
+		}
+		r.defaultBranch = repo.GetDefaultBranch()
+	}
+	token, err := r.cfg.Token(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := r.cfg.Mirror.FetchRef(ctx, r.cfg.Repo, token, "refs/heads/"+r.defaultBranch)
+	if err != nil {
+		return err
+	}
+	if err := r.cfg.Mirror.Fetch(ctx, r.cfg.Repo, token, sha); err != nil {
+		return err
+	}
+	base, err := r.cfg.Mirror.MergeBase(ctx, r.cfg.Repo, sha, head)
+	if err != nil {
+		return err
+	}
+	if base != sha {
+		return fmt.Errorf("commit %s is not on %s", sha[:min(12, len(sha))], r.defaultBranch)
+	}
+	return nil
 }
 
 // wonClaim reports whether this runner's in_progress claim is the first
