@@ -526,8 +526,8 @@ func collectionsOf(doc []byte) (map[string]bool, error) {
 	return out, nil
 }
 
-// Run recovers what a crash left, then polls every interval (with up to a
-// tenth of jitter, so that runners do not poll in step) until ctx ends.
+// Run recovers what a crash left, then polls every interval (give or take
+// a tenth, so that runners do not poll in step) until ctx ends.
 // Failed polls back off, doubling up to 5 minutes: GitHub may be down or
 // limiting, and the next success resets the pace. Idle polls are cheap:
 // the client's transport makes them conditional requests, which GitHub
@@ -547,7 +547,8 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 		} else {
 			wait = interval
 		}
-		d := wait + time.Duration(rand.Int64N(int64(wait)/10+1))
+		// ±10 %, so that the mean interval stays the one asked for.
+		d := wait - wait/10 + time.Duration(rand.Int64N(int64(wait)/5+1))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

@@ -32,7 +32,7 @@ const testRepo = "kailua-gis/config"
 // plays the App (creates deployments with signed orders and queues them as
 // its bot) and checks what the runner does.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	sim   *githubsim.Server
 	gh    *github.Client // as the App's installation
@@ -44,7 +44,7 @@ type fixture struct {
 	state string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	sim := githubsim.New(t, githubsim.Options{})
