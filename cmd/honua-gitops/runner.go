@@ -33,8 +33,8 @@ type runnerFlags struct {
 	adminTokenFile, appBot, listen, logFormat, secretsFile, publicURL string
 	appID                                                             int64
 	envs, orderKeys, secretEnv                                        []string
-	interval, healthTimeout                                           time.Duration
-	once, noRollback                                                  bool
+	interval, healthTimeout, healthInterval                           time.Duration
+	once, noRollback, selfHeal                                        bool
 }
 
 func newRunnerCmd() *cobra.Command {
@@ -84,7 +84,13 @@ variable, as for serve. --once polls once (for cron).`,
 				if err := r.Recover(ctx); err != nil {
 					return err
 				}
-				return r.Poll(ctx)
+				if err := r.Poll(ctx); err != nil {
+					return err
+				}
+				if f.healthInterval > 0 {
+					return r.WatchAll(ctx)
+				}
+				return nil
 			}
 			logger.Info("runner polling", "repo", f.repo, "envs", strings.Join(f.envs, ","), "interval", f.interval)
 			if err := r.Run(ctx, f.interval); err != nil && !errors.Is(err, context.Canceled) {
@@ -111,7 +117,9 @@ variable, as for serve. --once polls once (for cron).`,
 	fs.DurationVar(&f.interval, "interval", 5*time.Second, "how often to poll")
 	fs.DurationVar(&f.healthTimeout, "health-timeout", apply.DefaultHealthTimeout, "how long post-validation may take before rolling back")
 	fs.BoolVar(&f.noRollback, "no-rollback", false, "keep a new document that fails post-validation (the policy's rollbackOnFailure: false)")
-	fs.BoolVar(&f.once, "once", false, "recover, poll once and exit")
+	fs.DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "how often to check health and drift between deployments, reporting only transitions as the check run (or commit status) honua/health (ENV) on the deployed commit; 0 does not")
+	fs.BoolVar(&f.selfHeal, "self-heal", false, "when the live document drifts from the deployed commit (Synced → OutOfSync), re-apply the deployed commit; else only report")
+	fs.BoolVar(&f.once, "once", false, "recover, poll once (and check health once unless --health-interval=0) and exit")
 	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	cmd.AddCommand(newRunnerStatusCmd())
@@ -212,6 +220,7 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	return runner.New(runner.Config{
 		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
 		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},
+		HealthInterval: f.healthInterval, SelfHeal: f.selfHeal,
 		Environments: []runner.Environment{{
 			Name: env, URL: public, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
 			Applier: &apply.Applier{MetadataPath: f.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+env),

@@ -69,9 +69,15 @@ type Config struct {
 	ID string
 	// Store, when not nil, records each outcome per environment (current
 	// and last good deployment, history, health, sync).
-	Store  *Store
-	Now    func() time.Time
-	Logger *slog.Logger
+	Store *Store
+	// HealthInterval is how often Run watches every environment's health
+	// and sync between deployments (see Watch); 0 does not.
+	HealthInterval time.Duration
+	// SelfHeal re-applies the deployed commit when Watch finds the live
+	// document drifted (Synced → OutOfSync); without it Watch only reports.
+	SelfHeal bool
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Runner applies approved deployments. Its methods are safe for one
@@ -531,10 +537,18 @@ func collectionsOf(doc []byte) (map[string]bool, error) {
 // Failed polls back off, doubling up to 5 minutes: GitHub may be down or
 // limiting, and the next success resets the pace. Idle polls are cheap:
 // the client's transport makes them conditional requests, which GitHub
-// answers 304 without charging the rate limit.
+// answers 304 without charging the rate limit. With Config.HealthInterval,
+// every environment is watched (WatchAll) on a ticker of its own, between
+// polls, in the same goroutine: a watch never runs during an apply.
 func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 	if err := r.Recover(ctx); err != nil {
 		r.cfg.Logger.Error("recovering an interrupted apply failed; polling anyway", "err", err)
+	}
+	var healthC <-chan time.Time
+	if r.cfg.HealthInterval > 0 {
+		tk := time.NewTicker(r.cfg.HealthInterval)
+		defer tk.Stop()
+		healthC = tk.C
 	}
 	wait := interval
 	for {
@@ -550,11 +564,19 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 		// ±10 %, so that the mean interval stays the one asked for.
 		d := wait - wait/10 + time.Duration(rand.Int64N(int64(wait)/5+1))
 		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+	sleep:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-healthC:
+				if err := r.WatchAll(ctx); err != nil && ctx.Err() == nil {
+					r.cfg.Logger.Warn("health watch failed", "err", err)
+				}
+			case <-t.C:
+				break sleep
+			}
 		}
 	}
 }
