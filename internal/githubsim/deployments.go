@@ -323,3 +323,41 @@ func (s *Server) Deployments(fullName string) []Deployment {
 	}
 	return out
 }
+
+// SetDeploymentStatusAs writes a deployment status as a person with write
+// access would through the REST API (their own token): its creator is the
+// person, not the App. A runner must not take such a "queued" status for
+// the App's go-ahead.
+func (s *Server) SetDeploymentStatusAs(fullName string, deploymentID int64, login, state, description string) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	if !deploymentStates[state] {
+		return fmt.Errorf("deployment status %q is not one of GitHub's", state)
+	}
+	s.mu.Lock()
+	u := s.userLocked(login, "User")
+	if err := s.requirePermLocked(r, u, PermWrite); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%s setting a deployment status: %w", login, err)
+	}
+	var d *deployment
+	for _, x := range r.Deployments {
+		if x.ID == deploymentID {
+			d = x
+		}
+	}
+	if d == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("no deployment %d in %s", deploymentID, fullName)
+	}
+	st := &deploymentStatus{ID: s.id(), State: state, Environment: d.Environment, Creator: u, Created: s.now(), Description: description}
+	d.Statuses = append(d.Statuses, st)
+	d.Updated = s.now()
+	s.mu.Unlock()
+	if state != "inactive" {
+		s.emitDeploymentStatus(r, d, st)
+	}
+	return nil
+}

@@ -156,3 +156,86 @@ func TestRunnerRefusesCommitsOffTheDefaultBranch(t *testing.T) {
 		t.Errorf("a commit off the default branch was applied")
 	}
 }
+
+// TestRunnerIgnoresStatusesNotByTheApp: a person with write access who
+// queues a deployment (their own token) does not start it; nor does a
+// signed order of the App once someone else's status is the latest.
+func TestRunnerIgnoresStatusesNotByTheApp(t *testing.T) {
+	f := newFixture(t)
+	r := f.runner("site-a")
+	if err := f.sim.SetCollaborator(testRepo, "mallory", githubsim.PermWrite); err != nil {
+		t.Fatal(err)
+	}
+	id := f.deploy(f.sha, f.key)
+	if err := f.sim.SetDeploymentStatusAs(testRepo, id, "mallory", "pending", "hold on"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.SetDeploymentStatusAs(testRepo, id, "mallory", "queued", "go ahead"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Poll(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.live); !os.IsNotExist(err) {
+		t.Errorf("a deployment queued by a person, not the App, was applied")
+	}
+	if st := f.states(id); st[len(st)-1] != "queued" {
+		t.Errorf("statuses %v: the runner touched it", st)
+	}
+}
+
+// TestRunnerRateLimitsAndSlowHonua: a secondary rate limit while polling
+// fails that poll only; Honua answering its reload with 500, or too slowly
+// to be ready in time, rolls the deployment back.
+func TestRunnerRateLimitsAndSlowHonua(t *testing.T) {
+	t.Run("secondary limit while polling", func(t *testing.T) {
+		f := newFixture(t)
+		r := f.runner("site-a")
+		id := f.deploy(f.sha, f.key)
+		f.sim.ForceRateLimit("GET /repos/{owner}/{repo}/deployments", githubsim.SecondaryLimit429, 1, time.Second)
+		if err := r.Poll(f.ctx); err == nil {
+			t.Error("a rate-limited poll reported no error")
+		}
+		if err := r.Poll(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.states(id); st[len(st)-1] != "success" {
+			t.Errorf("statuses %v, want … success", st)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		fault func(f *fixture)
+	}{
+		{"reload 500", func(f *fixture) { f.honua.FailReload(1, http.StatusInternalServerError) }},
+		{"never ready in time", func(f *fixture) { f.honua.FlapHealth([]bool{false}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			r := f.runner("site-a")
+			f.deploy(f.sha, f.key)
+			if err := r.Poll(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(f.live)
+			next, err := f.sim.Push(f.ctx, testRepo, "main", "ana", "bike lanes",
+				githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(bikeLanes)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.fault(f)
+			id := f.deploy(next, f.key)
+			if err := r.Poll(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.honua.FlapHealth(nil)
+			after, _ := os.ReadFile(f.live)
+			if st := f.states(id); st[len(st)-1] != "failure" && st[len(st)-1] != "error" {
+				t.Errorf("statuses %v, want … failure", st)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("the live document is not the one before")
+			}
+		})
+	}
+}
