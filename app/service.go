@@ -74,7 +74,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		return nil, errors.New("serve: --data-dir is required (the git mirror cache)")
 	}
 	if cfg.GitURL == nil {
-		cfg.GitURL = defaultGitURL(cfg.GitHubURL)
+		cfg.GitURL = GitURLFor(cfg.GitHubURL)
 	}
 	base := cfg.HTTPTransport
 	if base == nil {
@@ -172,10 +172,10 @@ func (s *Service) learnBot(ctx context.Context) {
 	}
 }
 
-// defaultGitURL derives the clone URL of a repository from the API URL:
+// GitURLFor derives the clone URL of a repository from the API URL:
 // github.com's for api.github.com, else the server's host (GitHub
-// Enterprise Server serves git at https://host/owner/name.git).
-func defaultGitURL(apiURL string) func(string) string {
+// Enterprise Server, and the emulator, serve git at https://host/owner/name.git).
+func GitURLFor(apiURL string) func(string) string {
 	host := "https://github.com/"
 	u := strings.TrimSuffix(apiURL, "/")
 	if !strings.Contains(u, "api.github.com") {

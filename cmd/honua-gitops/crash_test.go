@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,26 +69,8 @@ func TestRunnerSurvivesSIGKILL(t *testing.T) {
 	honua := honuasim.New(t, honuasim.Options{MetadataPath: live})
 	honua.SetLatency(10 * time.Millisecond) // a wider window to kill in
 
-	deploy := func(sha string) int64 {
-		t.Helper()
-		payload, err := order.Sign(order.Order{Repo: "kailua-gis/config", SHA: sha, Environment: "development", Task: "deploy",
-			PlanDigest: strings.Repeat("ab", 32), PolicyDigest: "sha256:" + strings.Repeat("cd", 32), PR: 1,
-			IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p any = json.RawMessage(payload)
-		d, _, err := gh.Repositories.CreateDeployment(ctx, "kailua-gis", "config", &github.DeploymentRequest{
-			Ref: github.String(sha), Environment: github.String("development"), Task: github.String("deploy"),
-			AutoMerge: github.Bool(false), RequiredContexts: &[]string{}, Payload: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := gh.Repositories.CreateDeploymentStatus(ctx, "kailua-gis", "config", d.GetID(), &github.DeploymentStatusRequest{State: github.String("queued")}); err != nil {
-			t.Fatal(err)
-		}
-		return d.GetID()
-	}
+	deploy := func(sha string) int64 { return queueDeployment(t, gh, key, sha, "development") }
+
 	last := func(id int64) string {
 		for _, d := range sim.Deployments("kailua-gis/config") {
 			if d.ID == id && len(d.States) > 0 {

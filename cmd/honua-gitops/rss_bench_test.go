@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -83,25 +82,10 @@ func runnerRSS(b *testing.B, layers int) (idleKB, peakKB int) {
 	defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
 	time.Sleep(3 * time.Second) // idle polls
 	idleKB = procStatus(b, c.Process.Pid, "VmRSS")
-	payload, err := order.Sign(order.Order{Repo: "kailua-gis/config", SHA: sha, Environment: "production", Task: "deploy",
-		PlanDigest: strings.Repeat("ab", 32), PolicyDigest: "sha256:" + strings.Repeat("cd", 32), PR: 1,
-		IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var p any = json.RawMessage(payload)
-	d, _, err := gh.Repositories.CreateDeployment(ctx, "kailua-gis", "config", &github.DeploymentRequest{
-		Ref: github.String(sha), Environment: github.String("production"), Task: github.String("deploy"),
-		AutoMerge: github.Bool(false), RequiredContexts: &[]string{}, Payload: p})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, _, err := gh.Repositories.CreateDeploymentStatus(ctx, "kailua-gis", "config", d.GetID(), &github.DeploymentStatusRequest{State: github.String("queued")}); err != nil {
-		b.Fatal(err)
-	}
+	id := queueDeployment(b, gh, key, sha, "production")
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		for _, dd := range sim.Deployments("kailua-gis/config") {
-			if dd.ID == d.GetID() && len(dd.States) > 0 && (dd.States[len(dd.States)-1] == "success" || dd.States[len(dd.States)-1] == "failure") {
+			if dd.ID == id && len(dd.States) > 0 && (dd.States[len(dd.States)-1] == "success" || dd.States[len(dd.States)-1] == "failure") {
 				return idleKB, procStatus(b, c.Process.Pid, "VmHWM")
 			}
 		}

@@ -208,7 +208,7 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 		gh = c
 		token = func(context.Context) (string, error) { return tok, nil }
 	}
-	m, err := mirror.New(mirror.Config{Dir: filepath.Join(f.stateDir, "git"), GitURL: gitURLFor(f.githubURL), Logger: logger})
+	m, err := mirror.New(mirror.Config{Dir: filepath.Join(f.stateDir, "git"), GitURL: app.GitURLFor(f.githubURL), Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -227,17 +227,6 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 				Honua: &runner.HonuaClient{BaseURL: f.honuaURL, AdminToken: adminToken}, Logger: logger},
 		}},
 	})
-}
-
-// gitURLFor derives a repository's clone URL from the API URL, as the App
-// does.
-func gitURLFor(apiURL string) func(string) string {
-	host := "https://github.com/"
-	u := strings.TrimSuffix(apiURL, "/")
-	if !strings.Contains(u, "api.github.com") {
-		host = strings.TrimSuffix(strings.TrimSuffix(u, "/api/v3"), "/api") + "/"
-	}
-	return func(repo string) string { return host + repo + ".git" }
 }
 
 // hostID names this runner in its claims.

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-github/v66/github"
 
@@ -48,22 +46,7 @@ func TestRunnerCommandOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, keyFile, string(pemBytes))
-	payload, err := order.Sign(order.Order{Repo: "kailua-gis/config", SHA: sha, Environment: "development", Task: "deploy",
-		PlanDigest: strings.Repeat("ab", 32), PolicyDigest: "sha256:" + strings.Repeat("cd", 32), PR: 1,
-		IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p any = json.RawMessage(payload)
-	d, _, err := gh.Repositories.CreateDeployment(ctx, "kailua-gis", "config", &github.DeploymentRequest{
-		Ref: github.String(sha), Environment: github.String("development"), Task: github.String("deploy"),
-		AutoMerge: github.Bool(false), RequiredContexts: &[]string{}, Payload: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := gh.Repositories.CreateDeploymentStatus(ctx, "kailua-gis", "config", d.GetID(), &github.DeploymentStatusRequest{State: github.String("queued")}); err != nil {
-		t.Fatal(err)
-	}
+	id := queueDeployment(t, gh, key, sha, "development")
 	live := filepath.Join(dir, "honua", "metadata.json")
 	if err := os.MkdirAll(filepath.Dir(live), 0o755); err != nil {
 		t.Fatal(err)
@@ -85,7 +68,7 @@ func TestRunnerCommandOnce(t *testing.T) {
 	}
 	var states []string
 	for _, dd := range sim.Deployments("kailua-gis/config") {
-		if dd.ID == d.GetID() {
+		if dd.ID == id {
 			states = dd.States
 		}
 	}
