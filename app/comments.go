@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
@@ -71,7 +73,7 @@ func (a *App) onComment(ctx context.Context, ev Event) error {
 		if err != nil {
 			return err
 		}
-		if cmd = cmd.Resolve(envKeysOf(envs)); cmd.Err != nil {
+		if cmd = cmd.Resolve(slices.Collect(maps.Keys(envs))); cmd.Err != nil {
 			return reply(fmt.Sprintf("%s\n\n%s", checks.RefusalComment(cmd.Err.Error()), checks.HelpText()))
 		}
 	}
@@ -201,12 +203,4 @@ func (a *App) commandOnOpen(ctx context.Context, inst int64, gh *github.Client, 
 		return err
 	}
 	return a.planPR(ctx, inst, repo, pr)
-}
-
-func envKeysOf(m map[string]gate.Environment) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

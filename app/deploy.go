@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -510,23 +511,29 @@ func (a *App) succeeded(ctx context.Context, gh *github.Client, repo repoName, e
 	return out, nil
 }
 
-// latestStatus is a deployment's newest status (by id: GitHub does not
-// document the order of the list), nil when it has none.
+// latestStatus is a deployment's newest status, nil when it has none.
 func (a *App) latestStatus(ctx context.Context, gh *github.Client, repo repoName, id int64) (*github.DeploymentStatus, error) {
-	var latest *github.DeploymentStatus
+	ss, err := a.statuses(ctx, gh, repo, id)
+	if err != nil || len(ss) == 0 {
+		return nil, err
+	}
+	return ss[len(ss)-1], nil
+}
+
+// statuses lists a deployment's statuses (all pages), oldest first: by id,
+// since GitHub does not document the order of the list.
+func (a *App) statuses(ctx context.Context, gh *github.Client, repo repoName, id int64) ([]*github.DeploymentStatus, error) {
+	var out []*github.DeploymentStatus
 	opts := &github.ListOptions{PerPage: 100}
 	for {
 		ss, resp, err := gh.Repositories.ListDeploymentStatuses(ctx, repo.Owner, repo.Name, id, opts)
 		if err != nil {
 			return nil, fmt.Errorf("listing the statuses of deployment %d: %w", id, err)
 		}
-		for _, s := range ss {
-			if latest == nil || s.GetID() > latest.GetID() {
-				latest = s
-			}
-		}
+		out = append(out, ss...)
 		if resp.NextPage == 0 {
-			return latest, nil
+			slices.SortFunc(out, func(x, y *github.DeploymentStatus) int { return cmp.Compare(x.GetID(), y.GetID()) })
+			return out, nil
 		}
 		opts.Page = resp.NextPage
 	}

@@ -17,12 +17,12 @@ import (
 
 // The App's check runs on a pull request's head.
 const (
-	planRunName   = "honua/plan"
-	policyRunName = "honua/policy"
+	planRunName   = checks.PlanRunName
+	policyRunName = checks.PolicyRunName
 )
 
 // deployRunName is the check run of a deployment on the merge commit.
-func deployRunName(env string) string { return "honua/deploy (" + env + ")" }
+func deployRunName(env string) string { return checks.DeployRunName(env) }
 
 // prView is the GitHub-free view of a pull request (gate.Pull) built from
 // go-github's.

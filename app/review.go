@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -54,7 +55,7 @@ func (a *App) onReview(ctx context.Context, ev Event) error {
 		return err
 	}
 	lookup := a.digestLookup(ctx, gh, repo, j.pull.HeadSHA, j.digests, nil)
-	if err := a.syncReviews(ctx, gh, repo, pr.GetNumber(), j.reviews, j.records, envKeys(j.digests), lookup); err != nil {
+	if err := a.syncReviews(ctx, gh, repo, pr.GetNumber(), j.reviews, j.records, slices.Sorted(maps.Keys(j.digests)), lookup); err != nil {
 		return err
 	}
 	runs, err := a.runsOnRef(ctx, gh, repo, j.pull.HeadSHA)
@@ -133,15 +134,6 @@ func withdrawnWhy(state string) string {
 		return "the review was dismissed"
 	}
 	return "its author requested changes since"
-}
-
-func envKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // effective drops approvals withdrawn later (a dismissed review) from

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
@@ -138,27 +139,14 @@ func (a *App) history(ctx context.Context, gh *github.Client, repo repoName, env
 // deployment GitHub made inactive after it succeeded (auto_inactive, when
 // a newer one succeeded) counts as the success it was.
 func (a *App) outcome(ctx context.Context, gh *github.Client, repo repoName, id int64) (string, error) {
-	var latest *github.DeploymentStatus
-	succeeded := false
-	opts := &github.ListOptions{PerPage: 100}
-	for {
-		ss, resp, err := gh.Repositories.ListDeploymentStatuses(ctx, repo.Owner, repo.Name, id, opts)
-		if err != nil {
-			return "", fmt.Errorf("listing the statuses of deployment %d: %w", id, err)
-		}
-		for _, s := range ss {
-			if latest == nil || s.GetID() > latest.GetID() {
-				latest = s
-			}
-			succeeded = succeeded || s.GetState() == "success"
-		}
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+	ss, err := a.statuses(ctx, gh, repo, id)
+	if err != nil || len(ss) == 0 {
+		return "", err
 	}
-	if latest.GetState() == "inactive" && succeeded {
+	latest := ss[len(ss)-1].GetState()
+	succeeded := slices.ContainsFunc(ss, func(s *github.DeploymentStatus) bool { return s.GetState() == "success" })
+	if latest == "inactive" && succeeded {
 		return "success", nil
 	}
-	return latest.GetState(), nil
+	return latest, nil
 }

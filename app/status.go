@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/google/go-github/v66/github"
 
@@ -126,5 +125,3 @@ type orderView struct {
 	PR         int
 	RollbackOf string
 }
-
-var _ = fmt.Sprintf

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/go-github/v66/github"
@@ -215,5 +217,5 @@ func (a *App) sweepReviews(ctx context.Context, gh *github.Client, repo repoName
 	}
 	records := a.parseRecords(repo.String(), pr.GetNumber(), comments)
 	lookup := a.digestLookup(ctx, gh, repo, sha, digests, records)
-	return a.syncReviews(ctx, gh, repo, pr.GetNumber(), reviews, records, envKeys(digests), lookup)
+	return a.syncReviews(ctx, gh, repo, pr.GetNumber(), reviews, records, slices.Sorted(maps.Keys(digests)), lookup)
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
-	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
 	"github.com/honua-io/honua-gitops/reconciler/order"
 )
@@ -290,5 +289,3 @@ func count(ss []string, s string) int {
 	}
 	return n
 }
-
-var _ = config.DefaultLimits
