@@ -1,8 +1,6 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,14 +36,73 @@ func (e *MissingSecretError) Error() string {
 // stable order (by id), ${NAME} references filled from secrets, unknown
 // fields kept. A reference without a value is an error that names it; it is
 // never rendered as an empty string. Render refuses an environment with
-// errors.
+// errors. The document shares nothing with the environment.
 func Render(env *Environment, secrets Secrets) (map[string]any, error) {
+	doc, err := layout(env, secrets)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range doc {
+		doc[k] = copyFilled(v)
+	}
+	return doc, nil
+}
+
+// RenderJSON renders the environment's document as indented JSON (what
+// encoding/json writes for Render's document with two-space indent and no
+// HTML escaping), straight from the environment's objects: no copy of
+// the document is made on the way.
+func RenderJSON(env *Environment, secrets Secrets) ([]byte, error) {
+	doc, err := layout(env, secrets)
+	if err != nil {
+		return nil, err
+	}
+	out, err := appendJSON(make([]byte, 0, 64<<10), doc, 0)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", env.Name, err)
+	}
+	return append(out, '\n'), nil
+}
+
+// filledObject is an object of the document: its value with the secret
+// fields filled (fields holds the filled ones; the value is not changed).
+type filledObject struct {
+	value  map[string]any
+	fields map[string]any
+}
+
+// copyFilled copies a value of layout's document.
+func copyFilled(v any) any {
+	switch t := v.(type) {
+	case filledObject:
+		return t.copy()
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = copyFilled(e)
+		}
+		return out
+	}
+	return CopyValue(v)
+}
+
+func (f filledObject) copy() map[string]any {
+	out := CopyValue(f.value).(map[string]any)
+	for k, v := range f.fields {
+		out[k] = v
+	}
+	return out
+}
+
+// layout is the document's top level: the environment's extra keys
+// (shared, not copied), the object lists and the catalog as filledObjects.
+func layout(env *Environment, secrets Secrets) (map[string]any, error) {
 	if errs := env.Errors(); len(errs) > 0 {
 		return nil, fmt.Errorf("environment %s has %d errors; the first: %s", env.Name, len(errs), errs[0])
 	}
-	doc := map[string]any{}
+	doc := make(map[string]any, len(env.Extra)+len(Kinds))
 	for k, v := range env.Extra {
-		doc[k] = CopyValue(v)
+		doc[k] = v
 	}
 	for _, k := range Kinds {
 		if k != KindCatalog {
@@ -55,7 +112,7 @@ func Render(env *Environment, secrets Secrets) (map[string]any, error) {
 	delete(doc, KindRaster.documentKey()) // optional: only when there are rasters
 	var missing []MissingSecret
 	for _, o := range env.Sorted() {
-		v := fill(o, secrets, &missing)
+		v := filledObject{value: o.Value, fields: fill(o, secrets, &missing)}
 		if o.Kind == KindCatalog {
 			doc["catalog"] = v
 			continue
@@ -71,33 +128,19 @@ func Render(env *Environment, secrets Secrets) (map[string]any, error) {
 	return doc, nil
 }
 
-// RenderJSON renders the environment's document as indented JSON.
-func RenderJSON(env *Environment, secrets Secrets) ([]byte, error) {
-	doc, err := Render(env, secrets)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", env.Name, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// fill copies o's value (the document must not share maps with the
-// state, which is cached and shared) with the ${NAME} references of its
-// secret fields (SecretFields, top-level fields) replaced by their values.
+// fill returns o's secret fields (SecretFields, top-level fields) that
+// hold ${NAME} references, with the references replaced by their values.
 // References anywhere else are validation errors, and an environment with
 // errors is never rendered, so nothing else is filled.
 func fill(o *Object, secrets Secrets, missing *[]MissingSecret) map[string]any {
-	out := CopyValue(o.Value).(map[string]any)
+	var out map[string]any
 	for _, path := range SecretFields[o.Kind] {
-		s, ok := out[path].(string)
+		s, ok := o.Value[path].(string)
 		if !ok || !strings.Contains(s, "${") {
 			continue
+		}
+		if out == nil {
+			out = map[string]any{}
 		}
 		out[path] = secretRefRe.ReplaceAllStringFunc(s, func(ref string) string {
 			name := ref[2 : len(ref)-1]
