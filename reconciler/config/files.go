@@ -182,8 +182,8 @@ func (pf *parsedFile) document(d *decoder, root *yaml.Node, env string) {
 				}
 				pf.diags = append(pf.diags, warningAt(d.pos(k), "unknown-field", "%s; it is passed to the server unchanged", msg))
 			}
-			d.paths = nil
-			val := d.value(v, "", 1)
+			d.record = false
+			val := d.value(v, fieldPath{}, 1)
 			if !d.failed {
 				pf.diags = append(pf.diags, checkExtraSecrets(key, val, d.pos(k))...)
 			}
@@ -197,8 +197,9 @@ func (pf *parsedFile) document(d *decoder, root *yaml.Node, env string) {
 
 // object converts a mapping node into an object of kind k.
 func (d *decoder) object(k Kind, n *yaml.Node, origin string) *Object {
-	d.paths = map[string]lineCol{}
-	v, _ := d.value(n, "", 1).(map[string]any)
+	d.record, d.paths = true, d.paths[:0]
+	v, _ := d.value(n, fieldPath{}, 1).(map[string]any)
+	d.record = false
 	if d.failed || v == nil {
 		return nil
 	}
@@ -209,9 +210,8 @@ func (d *decoder) object(k Kind, n *yaml.Node, origin string) *Object {
 		// that cannot collide with a real one.
 		id = fmt.Sprintf("(no id, %s:%d)", d.file, n.Line)
 	}
-	o := newObject(k, id, d.pos(n), v, d.paths)
+	o := newObject(k, id, d.pos(n), v, d.paths.seal())
 	o.Origin = origin
-	d.paths = nil
 	return o
 }
 

@@ -172,7 +172,7 @@ type Object struct {
 	Origin string
 
 	// paths holds the line and column of every field, in the object's file.
-	paths map[string]lineCol
+	paths positions
 	key   Key
 	// refs are the object's references to other objects, resolved once when
 	// the object is made so that checking an environment costs map lookups.
@@ -192,21 +192,16 @@ type objRef struct {
 // paths may be nil; it maps field paths ("storage.table", "fields[2].type")
 // to their positions.
 func NewObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]Position) *Object {
-	var compact map[string]lineCol
-	if paths != nil {
-		compact = make(map[string]lineCol, len(paths))
-		for k, p := range paths {
-			compact[k] = lineCol{int32(p.Line), int32(p.Column)}
+	compact := make(positions, 0, len(paths))
+	for k, p := range paths {
+		if k != "" {
+			compact = append(compact, posEntry{h: hashPath(k), at: lineCol{int32(p.Line), int32(p.Column)}})
 		}
 	}
-	return newObject(kind, id, pos, value, compact)
+	return newObject(kind, id, pos, value, compact.seal())
 }
 
-// lineCol is a position within the object's own file, kept small: an
-// object remembers one for every field.
-type lineCol struct{ line, col int32 }
-
-func newObject(kind Kind, id string, pos Position, value map[string]any, paths map[string]lineCol) *Object {
+func newObject(kind Kind, id string, pos Position, value map[string]any, paths positions) *Object {
 	o := &Object{Kind: kind, ID: id, Pos: pos, Value: value, Digest: DigestOf(kind, value), paths: paths}
 	o.key = KeyOf(kind, id)
 	if kind == KindCatalog {
@@ -251,7 +246,7 @@ func (o *Object) Key() Key { return o.key }
 // parent, or of the object itself.
 func (o *Object) PosOf(path string) Position {
 	for path != "" {
-		if p, ok := o.paths[path]; ok {
+		if p, ok := o.paths.find(path); ok {
 			return Position{File: o.Pos.File, Line: int(p.line), Column: int(p.col)}
 		}
 		i := strings.LastIndexAny(path, ".[")

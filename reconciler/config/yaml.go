@@ -89,7 +89,7 @@ func ParseYAML(file string, data []byte, lim Limits) (*yaml.Node, []Diagnostic) 
 // duplicate keys refused. Problems are diagnostics naming file and line.
 func DecodeYAML(file string, n *yaml.Node, lim Limits) (any, []Diagnostic) {
 	d := &decoder{file: file, lim: lim.orDefault()}
-	v := d.value(n, "", 1)
+	v := d.value(n, fieldPath{}, 1)
 	if d.failed {
 		v = nil
 	}
@@ -241,7 +241,10 @@ type decoder struct {
 	lim   Limits
 	nodes int
 	diags []Diagnostic
-	paths map[string]lineCol
+	// paths collects the positions of an object's fields in document order
+	// while record is set.
+	paths  positions
+	record bool
 	// failed is set once a limit stops decoding; the value is then unusable.
 	failed bool
 }
@@ -251,7 +254,7 @@ func (d *decoder) pos(n *yaml.Node) Position {
 }
 
 // value converts n (at path, nesting depth depth) to a generic value.
-func (d *decoder) value(n *yaml.Node, path string, depth int) any {
+func (d *decoder) value(n *yaml.Node, path fieldPath, depth int) any {
 	if d.failed {
 		return nil
 	}
@@ -268,10 +271,8 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 			"nesting deeper than %d levels: flatten the structure", d.lim.MaxDepth))
 		return nil
 	}
-	if d.paths != nil && path != "" {
-		if _, ok := d.paths[path]; !ok {
-			d.paths[path] = lineCol{int32(n.Line), int32(n.Column)}
-		}
+	if d.record && path.set {
+		d.paths = append(d.paths, posEntry{h: path.h, at: lineCol{int32(n.Line), int32(n.Column)}})
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
@@ -304,13 +305,13 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 				continue
 			}
 			seen[k.Value] = k
-			m[k.Value] = d.value(v, joinPath(path, k.Value), depth+1)
+			m[k.Value] = d.value(v, path.key(k.Value), depth+1)
 		}
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			s[i] = d.value(c, path+"["+strconv.Itoa(i)+"]", depth+1)
+			s[i] = d.value(c, path.index(i), depth+1)
 		}
 		return s
 	case yaml.ScalarNode:
@@ -320,7 +321,7 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 }
 
 // merge applies a YAML merge key ("<<") to m.
-func (d *decoder) merge(m map[string]any, seen map[string]*yaml.Node, v *yaml.Node, path string, depth int) {
+func (d *decoder) merge(m map[string]any, seen map[string]*yaml.Node, v *yaml.Node, path fieldPath, depth int) {
 	src := v
 	for src.Kind == yaml.AliasNode && src.Alias != nil {
 		src = src.Alias
@@ -338,7 +339,7 @@ func (d *decoder) merge(m map[string]any, seen map[string]*yaml.Node, v *yaml.No
 		}
 	}
 	for _, mn := range maps {
-		mv, ok := d.value(mn, "", depth+1).(map[string]any)
+		mv, ok := d.value(mn, fieldPath{}, depth+1).(map[string]any)
 		if !ok {
 			d.diags = append(d.diags, errorAt(d.pos(v), "bad-merge", "'<<' must refer to a mapping"))
 			continue
@@ -350,13 +351,6 @@ func (d *decoder) merge(m map[string]any, seen map[string]*yaml.Node, v *yaml.No
 			}
 		}
 	}
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 // scalar resolves a scalar the way YAML 1.2's core schema (and JSON) do.
@@ -527,4 +521,11 @@ func ambiguousNumber(s string) string {
 		}
 	}
 	return fmt.Sprintf("%s is read differently by YAML 1.1 and YAML 1.2: write a plain decimal number, or quote it (%q) if it is text", s, s)
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

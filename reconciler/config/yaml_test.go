@@ -134,7 +134,7 @@ func TestParseYAMLLimits(t *testing.T) {
 	}
 	var e expansion
 	d := &decoder{file: "ok.yaml", lim: DefaultLimits}
-	d.value(root, "", 1)
+	d.value(root, fieldPath{}, 1)
 	if got := e.measure(root).count; got != int64(d.nodes) {
 		t.Errorf("measured %d values, the decoder counts %d", got, d.nodes)
 	}
