@@ -29,18 +29,19 @@ import (
 )
 
 type runnerFlags struct {
-	repo, githubURL, privateKeyFile, honuaURL, metadataPath, stateDir string
-	adminTokenFile, appBot, listen, logFormat, secretsFile, publicURL string
-	appID                                                             int64
-	envs, orderKeys, secretEnv                                        []string
-	interval, healthTimeout, healthInterval                           time.Duration
-	once, noRollback, selfHeal                                        bool
+	repo, githubURL, privateKeyFile, stateDir, memoryLimit string
+	appBot, listen, logFormat, secretsFile                 string
+	appID                                                  int64
+	envs, orderKeys, secretEnv                             []string
+	honuaURLs, metadataPaths, publicURLs, adminTokenFiles  []string
+	interval, healthTimeout, healthInterval                time.Duration
+	once, noRollback, selfHeal                             bool
 }
 
 func newRunnerCmd() *cobra.Command {
 	var f runnerFlags
 	cmd := &cobra.Command{
-		Use:   "runner --repo OWNER/NAME --env NAME --honua-url URL --metadata-path PATH --state-dir DIR",
+		Use:   "runner --repo OWNER/NAME --env NAME [--env NAME]... --honua-url URL --metadata-path PATH --state-dir DIR",
 		Short: "Apply the deployments the App approved to a Honua server, polling GitHub outbound only",
 		Long: `Runner lives beside a Honua server inside the network. It polls GitHub
 (outbound only, conditional requests: idle polls cost no rate limit) for the
@@ -54,13 +55,21 @@ GitHub credentials: as the App (--app-id and --private-key-file; the
 installation is found from --repo) or a token in GITHUB_TOKEN (deployments:
 write, contents: read; then --app-bot names the App's bot, whose queued
 statuses alone start a deployment). Every flag has a HONUA_GITOPS_*
-variable, as for serve. --once polls once (for cron).`,
+variable, as for serve. --once polls once (for cron).
+
+Several environments: repeat --env; each has its own Honua server. Give
+--honua-url and --metadata-path (and --public-url, --admin-token-file)
+once per --env, in the same order, or once with {env} in it
+(--metadata-path /srv/honua/{env}/metadata.json).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags(), os.LookupEnv); err != nil {
 				return usageError("%w", err)
 			}
 			logger := newLogger(cmd, f.logFormat)
+			if err := setMemoryLimit(f.memoryLimit, os.LookupEnv, logger); err != nil {
+				return usageError("%w", err)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			reg := prometheus.NewRegistry()
@@ -107,10 +116,10 @@ variable, as for serve. --once polls once (for cron).`,
 	fs.StringVar(&f.privateKeyFile, "private-key-file", "", "the GitHub App's private key (PEM)")
 	fs.StringVar(&f.appBot, "app-bot", "", "the App's bot login whose queued statuses start a deployment (default: read from GitHub when running as the App)")
 	fs.StringArrayVar(&f.orderKeys, "order-public-key-file", nil, "a trusted order-signing public key, PEM (repeat during a key rotation)")
-	fs.StringVar(&f.honuaURL, "honua-url", "", "the Honua server (http://127.0.0.1:8080)")
-	fs.StringVar(&f.publicURL, "public-url", "", "the server's address people use, reported as the deployment's environment_url (default --honua-url)")
-	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "a file holding Honua's admin token")
-	fs.StringVar(&f.metadataPath, "metadata-path", "", "the live metadata document Honua reads (HONUA__METADATA__PATH)")
+	fs.StringArrayVar(&f.honuaURLs, "honua-url", nil, "the Honua server (http://127.0.0.1:8080); once per --env, or once with {env} in it")
+	fs.StringArrayVar(&f.publicURLs, "public-url", nil, "the server's address people use, reported as the deployment's environment_url (default --honua-url); once, or once per --env")
+	fs.StringArrayVar(&f.adminTokenFiles, "admin-token-file", nil, "a file holding Honua's admin token; once, or once per --env")
+	fs.StringArrayVar(&f.metadataPaths, "metadata-path", nil, "the live metadata document Honua reads (HONUA__METADATA__PATH); once per --env, or once with {env} in it")
 	fs.StringVar(&f.stateDir, "state-dir", "", "the runner's state: journal, backups, git cache")
 	fs.StringVar(&f.secretsFile, "secrets-file", "", "a file of NAME=value lines filling ${NAME} references (see docs/secrets.md)")
 	fs.StringArrayVar(&f.secretEnv, "secret-env", nil, "an environment variable the documents may read as ${NAME} (repeatable)")
@@ -122,6 +131,7 @@ variable, as for serve. --once polls once (for cron).`,
 	fs.BoolVar(&f.once, "once", false, "recover, poll once (and check health once unless --health-interval=0) and exit")
 	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&f.memoryLimit, "memory-limit", defaultMemoryLimit, "a soft limit on the runner's memory (Go's GOMEMLIMIT, which wins when set): the garbage collector works harder near it; off for none")
 	cmd.AddCommand(newRunnerStatusCmd())
 	return cmd
 }
@@ -133,10 +143,8 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 		return nil, errors.New("--repo is required: the config repository, OWNER/NAME")
 	case len(f.envs) == 0:
 		return nil, errors.New("--env is required: the environment(s) this runner applies")
-	case len(f.envs) > 1:
-		return nil, errors.New("one --env per runner for now: one Honua server (--honua-url, --metadata-path) serves one environment")
-	case f.honuaURL == "" || f.metadataPath == "" || f.stateDir == "":
-		return nil, errors.New("--honua-url, --metadata-path and --state-dir are required")
+	case f.stateDir == "":
+		return nil, errors.New("--state-dir is required: the runner's journal, backups and git cache")
 	case len(f.orderKeys) == 0:
 		return nil, errors.New("--order-public-key-file is required: only orders signed by the App are applied (openssl pkey -in order-key.pem -pubout)")
 	}
@@ -156,13 +164,9 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	if err != nil {
 		return nil, err
 	}
-	adminToken := ""
-	if f.adminTokenFile != "" {
-		b, err := os.ReadFile(f.adminTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("--admin-token-file: %w", err)
-		}
-		adminToken = strings.TrimSpace(string(b))
+	servers, err := serversOf(f.envs, f.honuaURLs, f.metadataPaths, f.publicURLs, f.adminTokenFiles)
+	if err != nil {
+		return nil, err
 	}
 	owner, name, _ := strings.Cut(f.repo, "/")
 	tr := app.NewTransport(nil, app.TransportOptions{Registry: reg, Logger: logger})
@@ -212,20 +216,18 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	if err != nil {
 		return nil, err
 	}
-	public := f.publicURL
-	if public == "" {
-		public = f.honuaURL
+	var envs []runner.Environment
+	for _, sv := range servers {
+		envs = append(envs, runner.Environment{
+			Name: sv.env, URL: sv.publicURL, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
+			Applier: &apply.Applier{MetadataPath: sv.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+sv.env),
+				Honua: &runner.HonuaClient{BaseURL: sv.honuaURL, AdminToken: sv.adminToken}, Logger: logger},
+		})
 	}
-	env := f.envs[0]
 	return runner.New(runner.Config{
 		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
 		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},
-		HealthInterval: f.healthInterval, SelfHeal: f.selfHeal,
-		Environments: []runner.Environment{{
-			Name: env, URL: public, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
-			Applier: &apply.Applier{MetadataPath: f.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+env),
-				Honua: &runner.HonuaClient{BaseURL: f.honuaURL, AdminToken: adminToken}, Logger: logger},
-		}},
+		HealthInterval: f.healthInterval, SelfHeal: f.selfHeal, Environments: envs,
 	})
 }
 

@@ -20,10 +20,12 @@ func (okHonua) Ready(context.Context) error              { return nil }
 func (okHonua) Collection(context.Context, string) error { return nil }
 
 // BenchmarkRenderAndApply is the runner's work for one deployment of a
-// large environment, once the commit is fetched: load the repository,
-// render the environment's document, and apply it (journal, backup, atomic
-// write, reload and post-validation of 10 changed collections against a
-// Honua that answers at once).
+// large environment, once the commit is fetched (renderEnv, then Apply):
+// load the repository, render the environment's document, find the
+// changed collections, and apply (journal, backup, atomic write, reload,
+// post-validation of the changed collections against a Honua that answers
+// at once). cold is the first deployment (every collection is new), warm a
+// redeployment with the loader's cache.
 func BenchmarkRenderAndApply(b *testing.B) {
 	for _, layers := range []int{1000, 10000} {
 		for _, cache := range []string{"cold", "warm"} {
@@ -34,10 +36,6 @@ func BenchmarkRenderAndApply(b *testing.B) {
 				}
 				live := filepath.Join(dir, "metadata.json")
 				ap := &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state"), Honua: okHonua{}, Logger: quiet()}
-				cols := make([]string, 10)
-				for i := range cols {
-					cols[i] = fmt.Sprintf("svc-%d::layer-%d", i, i)
-				}
 				ctx := context.Background()
 				// cold: a fresh loader, nothing parsed before (the runner's
 				// first deployment); warm: the runner's loader, which parsed
@@ -53,17 +51,17 @@ func BenchmarkRenderAndApply(b *testing.B) {
 					if cache == "cold" {
 						loader = config.NewLoader(config.DefaultLimits)
 					}
-					st, err := loader.Load(ctx, config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits))
+					var prev config.Source
+					if cache == "warm" {
+						prev = config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits)
+					}
+					src := config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits)
+					doc, cols, err := renderEnv(ctx, loader, func(string) (string, bool) { return "x", true }, "production", src, prev)
 					if err != nil {
 						b.Fatal(err)
 					}
-					env := st.Environments["production"]
-					if env == nil {
-						b.Fatalf("no production among %d environments", len(st.Environments))
-					}
-					doc, err := config.RenderJSON(env, func(string) (string, bool) { return "x", true })
-					if err != nil {
-						b.Fatal(err)
+					if want := map[string]int{"cold": layers, "warm": 0}[cache]; len(cols) != want {
+						b.Fatalf("%d changed collections, want %d", len(cols), want)
 					}
 					out, err := ap.Apply(ctx, apply.Request{DeploymentID: int64(i + 1), Env: "production", SHA: "s", Document: doc, Collections: cols, RollbackOnFailure: true}, nil)
 					if err != nil || out.State != apply.StateSuccess {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -113,4 +114,23 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// collectionsOf lists the OGC collection ids ({serviceId}::{layerId}) a
+// document serves: the live one, which may be any document.
+func collectionsOf(doc []byte) (map[string]bool, error) {
+	var d struct {
+		Layers []struct {
+			ID        string `json:"id"`
+			ServiceID string `json:"serviceId"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("reading the rendered document: %w", err)
+	}
+	out := make(map[string]bool, len(d.Layers))
+	for _, l := range d.Layers {
+		out[l.ServiceID+"::"+l.ID] = true
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v66/github"
@@ -87,6 +88,8 @@ type Runner struct {
 	owner  string
 	name   string
 	loader *config.Loader
+
+	mu sync.Mutex // guards refused and defaultBranch
 	// refused remembers the deployments already answered with an error
 	// status, so that a forged order is answered once.
 	refused map[int64]bool
@@ -302,10 +305,13 @@ func (r *Runner) verify(d *github.Deployment) (order.Order, error) {
 // refuse answers a deployment whose order does not verify with an error
 // status, once, and applies nothing.
 func (r *Runner) refuse(ctx context.Context, d *github.Deployment, cause error) error {
-	if r.refused[d.GetID()] {
+	r.mu.Lock()
+	done := r.refused[d.GetID()]
+	r.refused[d.GetID()] = true
+	r.mu.Unlock()
+	if done {
 		return nil
 	}
-	r.refused[d.GetID()] = true
 	r.cfg.Logger.Warn("refusing a deployment whose order does not verify", "deployment", d.GetID(), "env", d.GetEnvironment(), "err", cause)
 	return r.status(ctx, d.GetID(), "error", "refused: the deploy order does not verify: "+cause.Error(), "")
 }
@@ -358,18 +364,24 @@ func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deploymen
 // earlier ones), so an order for a commit that is not there did not come
 // from the App's merge flow, whatever it says.
 func (r *Runner) onDefaultBranch(ctx context.Context, sha string) error {
-	if r.defaultBranch == "" {
+	r.mu.Lock()
+	branch := r.defaultBranch
+	r.mu.Unlock()
+	if branch == "" {
 		repo, _, err := r.cfg.GitHub.Repositories.Get(ctx, r.owner, r.name)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", r.cfg.Repo, err)
 		}
-		r.defaultBranch = repo.GetDefaultBranch()
+		branch = repo.GetDefaultBranch()
+		r.mu.Lock()
+		r.defaultBranch = branch
+		r.mu.Unlock()
 	}
 	token, err := r.cfg.Token(ctx)
 	if err != nil {
 		return err
 	}
-	head, err := r.cfg.Mirror.FetchRef(ctx, r.cfg.Repo, token, "refs/heads/"+r.defaultBranch)
+	head, err := r.cfg.Mirror.FetchRef(ctx, r.cfg.Repo, token, "refs/heads/"+branch)
 	if err != nil {
 		return err
 	}
@@ -381,7 +393,7 @@ func (r *Runner) onDefaultBranch(ctx context.Context, sha string) error {
 		return err
 	}
 	if base != sha {
-		return fmt.Errorf("commit %s is not on %s", sha[:min(12, len(sha))], r.defaultBranch)
+		return fmt.Errorf("commit %s is not on %s", sha[:min(12, len(sha))], branch)
 	}
 	return nil
 }
@@ -417,7 +429,20 @@ func (r *Runner) render(ctx context.Context, env, sha, prev string) ([]byte, []s
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := r.loader.Load(ctx, src)
+	var psrc config.Source
+	if prev != "" {
+		if psrc, err = r.cfg.Mirror.Source(ctx, r.cfg.Repo, prev); err != nil {
+			return nil, nil, err
+		}
+	}
+	return renderEnv(ctx, r.loader, r.cfg.Secrets, env, src, psrc)
+}
+
+// renderEnv loads src and renders env's document, and lists the
+// collections added or changed against prev (nil: every collection of the
+// environment, a first deployment).
+func renderEnv(ctx context.Context, loader *config.Loader, secrets config.Secrets, env string, src, prev config.Source) ([]byte, []string, error) {
+	st, err := loader.Load(ctx, src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -430,27 +455,30 @@ func (r *Runner) render(ctx context.Context, env, sha, prev string) ([]byte, []s
 			return nil, nil, fmt.Errorf("the configuration is invalid: %s", d.String())
 		}
 	}
-	doc, err := config.RenderJSON(e, r.cfg.Secrets)
-	if err != nil {
-		return nil, nil, err
-	}
+	// The document renders while the plan against prev is computed: both
+	// only read the (immutable) states.
+	var (
+		doc       []byte
+		renderErr error
+		rendered  sync.WaitGroup
+	)
+	rendered.Go(func() { doc, renderErr = config.RenderJSON(e, secrets) })
+	defer rendered.Wait()
 	var base *config.State
-	if prev != "" {
-		psrc, err := r.cfg.Mirror.Source(ctx, r.cfg.Repo, prev)
-		if err != nil {
-			return nil, nil, err
-		}
-		if base, err = r.loader.Load(ctx, psrc); err != nil {
+	if prev != nil {
+		if base, err = loader.Load(ctx, prev); err != nil {
 			return nil, nil, err
 		}
 	}
 	p := plan.Compute(base, st, []string{env})
 	// The collections the changes reach that the new document serves (a
 	// layer moved to another service reaches its old id too, which is
-	// gone).
-	served, err := collectionsOf(doc)
-	if err != nil {
-		return nil, nil, err
+	// gone). The document's layers are the environment's layer objects.
+	served := map[string]bool{}
+	for _, o := range e.Objects {
+		if o.Kind == config.KindLayer {
+			served[o.Str("serviceId")+"::"+o.ID] = true
+		}
 	}
 	var cols []string
 	for _, en := range p.Environments {
@@ -463,6 +491,9 @@ func (r *Runner) render(ctx context.Context, env, sha, prev string) ([]byte, []s
 		}
 	}
 	sort.Strings(cols)
+	if rendered.Wait(); renderErr != nil {
+		return nil, nil, renderErr
+	}
 	return doc, compact(cols), nil
 }
 
@@ -513,37 +544,31 @@ func cut(s string, n int) string {
 	return s[:i] + "…"
 }
 
-// collectionsOf lists the OGC collection ids ({serviceId}::{layerId}) a
-// rendered document serves.
-func collectionsOf(doc []byte) (map[string]bool, error) {
-	var d struct {
-		Layers []struct {
-			ID        string `json:"id"`
-			ServiceID string `json:"serviceId"`
-		} `json:"layers"`
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("reading the rendered document: %w", err)
-	}
-	out := make(map[string]bool, len(d.Layers))
-	for _, l := range d.Layers {
-		out[l.ServiceID+"::"+l.ID] = true
-	}
-	return out, nil
-}
-
-// Run recovers what a crash left, then polls every interval (give or take
-// a tenth, so that runners do not poll in step) until ctx ends.
-// Failed polls back off, doubling up to 5 minutes: GitHub may be down or
-// limiting, and the next success resets the pace. Idle polls are cheap:
-// the client's transport makes them conditional requests, which GitHub
-// answers 304 without charging the rate limit. With Config.HealthInterval,
-// every environment is watched (WatchAll) on a ticker of its own, between
-// polls, in the same goroutine: a watch never runs during an apply.
+// Run recovers what a crash left, then runs one poll loop per
+// environment (RunEnv) until ctx ends: a long apply in one environment
+// never delays another's. The loops are Run's: it returns when all have
+// stopped, with ctx's error.
 func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 	if err := r.Recover(ctx); err != nil {
 		r.cfg.Logger.Error("recovering an interrupted apply failed; polling anyway", "err", err)
 	}
+	var loops sync.WaitGroup
+	for _, env := range r.cfg.Environments {
+		loops.Go(func() { r.RunEnv(ctx, env, interval) })
+	}
+	loops.Wait()
+	return ctx.Err()
+}
+
+// RunEnv polls env every interval (give or take a tenth, so that runners
+// do not poll in step) until ctx ends. Failed polls back off, doubling up
+// to 5 minutes: GitHub may be down or limiting, and the next success
+// resets the pace. Idle polls are cheap: the client's transport makes them
+// conditional requests, which GitHub answers 304 without charging the
+// rate limit. With Config.HealthInterval, the environment is watched
+// (Watch) on a ticker of its own, between polls, in the same goroutine: a
+// watch never runs during an apply.
+func (r *Runner) RunEnv(ctx context.Context, env Environment, interval time.Duration) {
 	var healthC <-chan time.Time
 	if r.cfg.HealthInterval > 0 {
 		tk := time.NewTicker(r.cfg.HealthInterval)
@@ -552,12 +577,12 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 	}
 	wait := interval
 	for {
-		if err := r.Poll(ctx); err != nil {
+		if err := r.PollEnv(ctx, env); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return
 			}
 			wait = min(max(wait*2, interval), 5*time.Minute)
-			r.cfg.Logger.Warn("poll failed; backing off", "err", err, "next", wait)
+			r.cfg.Logger.Warn("poll failed; backing off", "env", env.Name, "err", err, "next", wait)
 		} else {
 			wait = interval
 		}
@@ -569,10 +594,10 @@ func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return ctx.Err()
+				return
 			case <-healthC:
-				if err := r.WatchAll(ctx); err != nil && ctx.Err() == nil {
-					r.cfg.Logger.Warn("health watch failed", "err", err)
+				if err := r.Watch(ctx, env); err != nil && ctx.Err() == nil {
+					r.cfg.Logger.Warn("health watch failed", "env", env.Name, "err", err)
 				}
 			case <-t.C:
 				break sleep

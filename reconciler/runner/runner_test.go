@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,7 +110,13 @@ func (f *fixture) runner(id string, keys ...ed25519.PublicKey) *Runner {
 // signed order (with key), then a queued status written by the App's bot.
 func (f *fixture) deploy(sha string, key ed25519.PrivateKey) int64 {
 	f.t.Helper()
-	payload, err := order.Sign(order.Order{Repo: testRepo, SHA: sha, Environment: "development", Task: "deploy",
+	return f.deployTo("development", sha, key)
+}
+
+// deployTo is deploy to env.
+func (f *fixture) deployTo(env, sha string, key ed25519.PrivateKey) int64 {
+	f.t.Helper()
+	payload, err := order.Sign(order.Order{Repo: testRepo, SHA: sha, Environment: env, Task: "deploy",
 		PlanDigest: strings.Repeat("ab", 32), PolicyDigest: "sha256:" + strings.Repeat("cd", 32), PR: 1, IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, key)
 	if err != nil {
 		f.t.Fatal(err)
@@ -117,7 +124,7 @@ func (f *fixture) deploy(sha string, key ed25519.PrivateKey) int64 {
 	owner, name, _ := strings.Cut(testRepo, "/")
 	var p any = json.RawMessage(payload)
 	d, _, err := f.gh.Repositories.CreateDeployment(f.ctx, owner, name, &github.DeploymentRequest{
-		Ref: github.String(sha), Task: github.String("deploy"), Environment: github.String("development"),
+		Ref: github.String(sha), Task: github.String("deploy"), Environment: github.String(env),
 		AutoMerge: github.Bool(false), RequiredContexts: &[]string{}, Payload: p,
 	})
 	if err != nil {
@@ -288,4 +295,55 @@ func count(ss []string, s string) int {
 		}
 	}
 	return n
+}
+
+// TestRunnerEnvironmentsDoNotWaitForEachOther: Run polls each environment
+// in a loop of its own, so a staging apply stuck waiting for its Honua to
+// become ready does not hold development's deployment back; cancelling
+// Run stops both loops.
+func TestRunnerEnvironmentsDoNotWaitForEachOther(t *testing.T) {
+	f := newFixture(t)
+	r := f.runner("site-a")
+	stagingLive := filepath.Join(t.TempDir(), "metadata.json")
+	staging := honuasim.New(t, honuasim.Options{MetadataPath: stagingLive})
+	staging.SlowHealth(time.Hour) // answers when the request is cancelled
+	r.cfg.Environments = append(r.cfg.Environments, Environment{
+		Name: "staging", URL: "https://staging.gis.kailua.example", RollbackOnFailure: true, HealthTimeout: time.Hour,
+		Applier: &apply.Applier{MetadataPath: stagingLive, StateDir: filepath.Join(t.TempDir(), "apply-staging"),
+			Honua: &HonuaClient{BaseURL: staging.URL()}, Logger: quiet()},
+	})
+	stg := f.deployTo("staging", f.sha, f.key)
+	// staging is claimed (and stuck in post-validation) before development
+	// is queued: a runner polling one environment after the other would
+	// not look at development again until staging is done.
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, 20*time.Millisecond) }()
+	waitFor(t, func() bool { return contains(f.states(stg), "in_progress") && staging.Reloads() > 0 })
+	dev := f.deployTo("development", f.sha, f.key)
+	waitFor(t, func() bool { st := f.states(dev); return len(st) > 0 && st[len(st)-1] == "success" })
+	if st := f.states(stg); st[len(st)-1] != "in_progress" {
+		t.Fatalf("staging: %v, want it still in progress (the test proves nothing)", st)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// waitFor polls cond for up to a minute (a bound for a stuck test, not a
+// timing assertion).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within a minute")
 }
