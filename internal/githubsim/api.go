@@ -67,6 +67,9 @@ func (s *Server) routes() {
 	s.handle("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", deploymentsWrite, s.withRepo(s.handleCreateDeploymentStatus))
 	s.handle("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", deploymentsRead, s.withRepo(s.handleListDeploymentStatuses))
 	s.handle("GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses/{status_id}", deploymentsRead, s.withRepo(s.handleGetDeploymentStatus))
+	s.handle("POST /repos/{owner}/{repo}/statuses/{sha}", statusesWrite, s.withRepo(s.handleCreateCommitStatus))
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/statuses", statusesRead, s.withRepo(s.handleListCommitStatuses))
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/status", statusesRead, s.withRepo(s.handleCombinedStatus))
 
 	s.handle("GET /repos/{owner}/{repo}/environments", actionsRead, s.withRepo(s.handleListEnvironments))
 	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}", actionsRead, s.withRepo(s.handleGetEnvironment))

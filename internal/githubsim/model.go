@@ -51,9 +51,11 @@ type repo struct {
 	CheckRuns     []*checkRun
 	CheckSuites   []*checkSuite
 	Deployments   []*deployment
-	Environments  map[string]*environment
-	Labels        []*label
-	Protected     map[string]bool // branches with protection rules
+	// Statuses are the commit statuses, oldest first.
+	Statuses     []*commitStatus
+	Environments map[string]*environment
+	Labels       []*label
+	Protected    map[string]bool // branches with protection rules
 }
 
 func (r *repo) FullName() string { return r.Owner.Login + "/" + r.Name }
