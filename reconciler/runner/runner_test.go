@@ -44,10 +44,14 @@ type fixture struct {
 	state string
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, opts ...githubsim.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	sim := githubsim.New(t, githubsim.Options{})
+	var o githubsim.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	sim := githubsim.New(t, o)
 	inst := sim.Install("kailua-gis")
 	samples, err := filepath.Abs("../../samples/config")
 	if err != nil {

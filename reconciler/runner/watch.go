@@ -99,27 +99,48 @@ func (r *Runner) Watch(ctx context.Context, env Environment) error {
 }
 
 // heal re-applies the deployed commit: a redeploy of the current
-// deployment. It returns what it did, for the report.
+// deployment, reported on it as GitHub statuses (in_progress, then the
+// outcome, each saying "self-heal") so that the Deployments page shows
+// that the environment was re-applied and how it went. It returns what it
+// did, for the health report.
 func (r *Runner) heal(ctx context.Context, env Environment, cur Deployed) (string, error) {
 	r.cfg.Logger.Warn("self-heal: the live document drifted; re-applying the deployed commit", "env", env.Name, "deployment", cur.DeploymentID, "sha", short(cur.SHA))
+	// GitHub being unreachable does not stop the heal; the error is
+	// returned with its outcome.
+	reportErr := r.status(ctx, cur.DeploymentID, "in_progress", "self-heal: the live document drifted from "+short(cur.SHA)+"; re-applying it", "")
 	doc, collections, err := r.render(ctx, env.Name, cur.SHA, "")
 	if err != nil {
-		return "self-heal could not render " + short(cur.SHA) + ": " + err.Error(), fmt.Errorf("self-heal: rendering %s: %w", short(cur.SHA), err)
+		return "self-heal could not render " + short(cur.SHA) + ": " + err.Error(), errors.Join(reportErr,
+			r.status(ctx, cur.DeploymentID, "error", "self-heal: could not render "+short(cur.SHA)+": "+err.Error(), ""),
+			fmt.Errorf("self-heal: rendering %s: %w", short(cur.SHA), err))
 	}
 	out, err := env.Applier.Apply(ctx, apply.Request{
 		DeploymentID: cur.DeploymentID, Env: env.Name, SHA: cur.SHA, Document: doc, Collections: collections,
 		HealthTimeout: env.HealthTimeout, RollbackOnFailure: env.RollbackOnFailure,
 	}, func(string) {})
 	if err != nil {
-		return "self-heal failed to re-apply " + short(cur.SHA) + ": " + err.Error(), fmt.Errorf("self-heal: re-applying %s: %w", short(cur.SHA), err)
+		if ctx.Err() == nil {
+			reportErr = errors.Join(reportErr, r.status(ctx, cur.DeploymentID, "error", "self-heal: not applied: "+err.Error(), ""))
+		}
+		return "self-heal failed to re-apply " + short(cur.SHA) + ": " + err.Error(), errors.Join(reportErr, fmt.Errorf("self-heal: re-applying %s: %w", short(cur.SHA), err))
 	}
 	if err := r.record(env, out); err != nil {
-		return "", err
+		return "", errors.Join(reportErr, err)
 	}
+	var state, desc, envURL string
+	switch out.State {
+	case apply.StateSuccess:
+		state, desc, envURL = "success", "self-heal: re-applied after a drift; healthy", env.URL
+	case apply.StateRolledBack, apply.StateFailedKept, apply.StateFailed:
+		state, desc = "failure", "self-heal: "+out.Cause
+	default:
+		state, desc = "error", "self-heal: "+out.Cause
+	}
+	reportErr = errors.Join(reportErr, r.status(ctx, cur.DeploymentID, state, desc, envURL))
 	if out.State == apply.StateSuccess {
-		return "self-heal re-applied " + short(cur.SHA), nil
+		return "self-heal re-applied " + short(cur.SHA), reportErr
 	}
-	return fmt.Sprintf("self-heal re-applied %s: %s (%s)", short(cur.SHA), out.State, out.Cause), nil
+	return fmt.Sprintf("self-heal re-applied %s: %s (%s)", short(cur.SHA), out.State, out.Cause), reportErr
 }
 
 // describe says what changed between two states and since when, and what

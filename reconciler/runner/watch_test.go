@@ -3,13 +3,9 @@ package runner
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +110,35 @@ func TestWatchSelfHeals(t *testing.T) {
 	if c := runs[0]; c.Conclusion != "success" || !strings.Contains(c.Summary, "self-heal re-applied") || !strings.Contains(c.Summary, "OutOfSync") {
 		t.Errorf("check run %+v, want success saying the drift was healed", c)
 	}
+	// The Deployments page shows the re-apply on the deployment: in
+	// progress, then success, both saying self-heal.
+	for _, d := range f.sim.Deployments(testRepo) {
+		n := len(d.States)
+		if n < 2 || d.States[n-2] != "in_progress" || d.States[n-1] != "success" ||
+			!strings.HasPrefix(d.Descriptions[n-2], "self-heal: the live document drifted") || !strings.HasPrefix(d.Descriptions[n-1], "self-heal: re-applied") {
+			t.Errorf("deployment statuses %v %q, want … in_progress, success saying self-heal", d.States, d.Descriptions)
+		}
+	}
+}
+
+// TestWatchSelfHealThatFailsIsReported: a heal whose post-validation fails
+// rolls back (to the drifted document, the backup) and says so on the
+// deployment: failure "self-heal: rolled back: …".
+func TestWatchSelfHealThatFailsIsReported(t *testing.T) {
+	f, r, _ := applied(t)
+	r.cfg.SelfHeal = true
+	editLive(t, f)
+	drifted, _ := os.ReadFile(f.live)
+	f.honua.FailReload(1, 500)
+	watch(t, f, r)
+	if live, _ := os.ReadFile(f.live); !bytes.Equal(live, drifted) {
+		t.Errorf("after a failed heal the live document is not the one it found")
+	}
+	d := f.sim.Deployments(testRepo)[0]
+	n := len(d.States)
+	if d.States[n-1] != "failure" || !strings.HasPrefix(d.Descriptions[n-1], "self-heal: rolled back") {
+		t.Errorf("deployment statuses %v %q, want … failure self-heal: rolled back", d.States, d.Descriptions)
+	}
 }
 
 // TestWatchReportsDegradedOnce: a collection that stops serving is
@@ -145,71 +170,64 @@ func TestWatchReportsDegradedOnce(t *testing.T) {
 	}
 }
 
-// tokenOnly plays GitHub to a token: creating a check run is forbidden,
-// and commit statuses (which the emulator does not implement) are kept.
-type tokenOnly struct {
-	next     http.RoundTripper
-	mu       sync.Mutex
-	statuses []github.RepoStatus
-	shas     []string
-}
-
-func (tr *tokenOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := req.URL.Path
-	resp := func(code int, body string) *http.Response {
-		return &http.Response{StatusCode: code, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: req}
-	}
-	switch {
-	case req.Method == http.MethodPost && strings.HasSuffix(p, "/check-runs"):
-		return resp(http.StatusForbidden, `{"message":"You must authenticate via a GitHub App."}`), nil
-	case req.Method == http.MethodPost && strings.Contains(p, "/repos/"+testRepo+"/statuses/"):
-		var st github.RepoStatus
-		if err := json.NewDecoder(req.Body).Decode(&st); err != nil {
-			return nil, err
-		}
-		tr.mu.Lock()
-		tr.statuses = append(tr.statuses, st)
-		tr.shas = append(tr.shas, p[strings.LastIndex(p, "/")+1:])
-		tr.mu.Unlock()
-		return resp(http.StatusCreated, `{"id":1}`), nil
-	}
-	return tr.next.RoundTrip(req)
-}
-
-// TestWatchCommitStatusWithAToken: without the App's check runs the
-// transition is a commit status on the deployed commit: failure when
-// Unhealthy, success naming OutOfSync for a drift, at most 140 characters,
-// once per transition.
+// TestWatchCommitStatusWithAToken: with a token that may not create
+// check runs (GitHub answers 403) but may write commit statuses (a
+// fine-grained token: deployments write, contents read, commit statuses
+// write), the transition is a commit status on the deployed commit:
+// failure when Unhealthy, success naming OutOfSync for a drift, at most
+// 140 characters, once per transition.
 func TestWatchCommitStatusWithAToken(t *testing.T) {
-	f, r, _ := applied(t)
-	tr := &tokenOnly{next: f.gh.Client().Transport}
-	gh, err := github.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(f.sim.APIURL(), f.sim.APIURL())
+	perms := githubsim.DefaultPermissions()
+	perms["statuses"] = "write"
+	f := newFixture(t, githubsim.Options{Permissions: perms})
+	r := f.runner("site-a")
+	withStore(t, r)
+	tok, _, err := f.sim.IssueScopedToken(f.sim.Install("kailua-gis"), githubsim.TokenScope{Permissions: map[string]string{
+		"deployments": "write", "contents": "read", "statuses": "write", "metadata": "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := github.NewClient(nil).WithAuthToken(tok).WithEnterpriseURLs(f.sim.APIURL(), f.sim.APIURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.cfg.GitHub = gh
+	r.cfg.Token = func(context.Context) (string, error) { return tok, nil }
+	f.deploy(f.sha, f.key)
+	if err := r.Poll(f.ctx); err != nil {
+		t.Fatal(err)
+	}
 	f.honua.FlapHealth([]bool{false})
 	watch(t, f, r)
 	f.honua.FlapHealth(nil)
 	editLive(t, f)
 	watch(t, f, r)
 	watch(t, f, r)
-	if len(tr.statuses) != 2 {
-		t.Fatalf("%d commit statuses, want 2: %+v", len(tr.statuses), tr.statuses)
+	statuses := f.sim.CommitStatuses(testRepo, f.sha)
+	if len(statuses) != 2 {
+		t.Fatalf("%d commit statuses, want 2: %+v", len(statuses), statuses)
 	}
-	for i, st := range tr.statuses {
-		if st.GetContext() != HealthContext("development") || tr.shas[i] != f.sha || len(st.GetDescription()) > 140 {
-			t.Errorf("status %d: %s on %s %q", i, st.GetContext(), tr.shas[i], st.GetDescription())
+	for i, st := range statuses {
+		if st.Context != HealthContext("development") || len(st.Description) > 140 || st.Creator != f.sim.BotLogin() {
+			t.Errorf("status %d: %+v", i, st)
 		}
 	}
-	if s := tr.statuses[0]; s.GetState() != "failure" || !strings.Contains(s.GetDescription(), "Unhealthy") {
-		t.Errorf("first status %s %q, want failure naming Unhealthy", s.GetState(), s.GetDescription())
+	if s := statuses[0]; s.State != "failure" || !strings.Contains(s.Description, "Unhealthy") {
+		t.Errorf("first status %s %q, want failure naming Unhealthy", s.State, s.Description)
 	}
-	if s := tr.statuses[1]; s.GetState() != "success" || !strings.Contains(s.GetDescription(), "OutOfSync") {
-		t.Errorf("second status %s %q, want success naming OutOfSync", s.GetState(), s.GetDescription())
+	if s := statuses[1]; s.State != "success" || !strings.Contains(s.Description, "OutOfSync") {
+		t.Errorf("second status %s %q, want success naming OutOfSync", s.State, s.Description)
 	}
 	if runs := healthRuns(f, f.sha); len(runs) != 0 {
 		t.Errorf("check runs with a token: %+v", runs)
+	}
+	// GitHub's combined status of the commit says the same.
+	combined, _, err := gh.Repositories.GetCombinedStatus(f.ctx, "kailua-gis", "config", f.sha, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if combined.GetState() != "success" || combined.GetTotalCount() != 1 {
+		t.Errorf("combined status %s with %d contexts, want success with 1", combined.GetState(), combined.GetTotalCount())
 	}
 }
 
