@@ -14,12 +14,12 @@ import (
 // keeps the two in step.
 var manifestPermissions = map[string]string{
 	"checks": "write", "deployments": "write", "pull_requests": "write", "issues": "write",
-	"contents": "read", "metadata": "read", "actions": "read", "members": "read",
+	"contents": "read", "metadata": "read", "actions": "write", "members": "read",
 }
 
 // manifestEvents are the events app.yml subscribes to, the App's
 // subscription when Options.Events is nil.
-var manifestEvents = []string{"check_run", "check_suite", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
+var manifestEvents = []string{"check_run", "check_suite", "deployment_protection_rule", "deployment_review", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push", "workflow_run"}
 
 // DefaultPermissions returns the permissions the emulator grants the App
 // when Options.Permissions is nil: those of the repository's app.yml.
