@@ -139,6 +139,18 @@ func RollbackComment(r RollbackRecord) string {
 	return withMarker(b.String(), MarkerRollback, r)
 }
 
+// ReviewRequestedComment says that a deployment waits for review in
+// GitHub's own dialog, and links the gate workflow run to review it in.
+func ReviewRequestedComment(env, sha, runURL string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, ":hourglass: Deploying %s to %s is waiting for review in GitHub", plan.MarkdownCode(shortSHA(sha)), plan.MarkdownCode(cutRunes(env, maxIDShown)))
+	if l := link("review it", runURL); l != "" {
+		b.WriteString(": " + l)
+	}
+	b.WriteString(". The environment's required reviewers approve or reject it in GitHub's **Review deployments** dialog.\n")
+	return b.String()
+}
+
 // RefusalComment is the App's answer to a command it does not carry out,
 // saying why (reason may quote the command, and is escaped).
 func RefusalComment(reason string) string {

@@ -44,6 +44,9 @@ const (
 	ViaButton   = "button"
 	ViaComment  = "comment"
 	ViaRollback = "rollback"
+	// ViaGitHubEnvironment: in GitHub's "Review deployments" dialog of
+	// a gate workflow run (approvals: github-environment).
+	ViaGitHubEnvironment = "github-environment"
 )
 
 // ApprovalRecord is one approval or rejection of a deployment, as the App
@@ -94,6 +97,13 @@ type Deploy struct {
 	// Timezone is the environment's time zone (IANA), for the times shown
 	// when there is no Verdict to tell it; UTC when empty.
 	Timezone string
+	// ReviewInGitHub marks an environment approved in GitHub's own
+	// "Review deployments" dialog of a gate workflow run (approvals:
+	// github-environment): a deployment waiting for approval has no
+	// buttons, and says where to review it; ReviewURL is the gate run,
+	// once known.
+	ReviewInGitHub bool
+	ReviewURL      string
 }
 
 // timezone is the zone times are shown in: the verdict's, else d's own.
@@ -132,6 +142,9 @@ func deployRun(d Deploy, limit int) CheckRun {
 	switch d.State {
 	case DeployWaitingApproval:
 		run.Conclusion = ConclusionActionRequired
+		if d.ReviewInGitHub {
+			break // approved in GitHub's dialog, not with buttons
+		}
 		run.Actions = []Action{
 			{Label: "Approve", Description: "Approve deploying this commit", Identifier: ActionApprove},
 			{Label: "Reject", Description: "Reject: it will not deploy", Identifier: ActionReject},
@@ -194,10 +207,19 @@ func deployRun(d Deploy, limit int) CheckRun {
 	if l := link("Environment", d.EnvironmentURL); l != "" {
 		links = append(links, l)
 	}
+	if l := link("Review in GitHub", d.ReviewURL); l != "" {
+		links = append(links, l)
+	}
 	if len(links) > 0 {
 		b.WriteString("- " + strings.Join(links, " · ") + "\n")
 	}
-	if d.State == DeployWaitingApproval {
+	if d.State == DeployWaitingApproval && d.ReviewInGitHub {
+		b.WriteString("\nWaiting for review in GitHub: the environment's required reviewers approve or reject it in GitHub's **Review deployments** dialog of the gate workflow run")
+		if d.ReviewURL != "" {
+			b.WriteString(" (" + link("open it", d.ReviewURL) + ")")
+		}
+		b.WriteString(". GitHub enforces who may review; the policy's approvers are checked too.\n")
+	} else if d.State == DeployWaitingApproval {
 		fmt.Fprintf(&b, "\nApprove with the **Approve** button above, a `/approve %s` comment on the pull request, or a review that approves its last commit. **Reject** (or `/reject %s reason`) stops it.\n",
 			commandArg(d.Env), commandArg(d.Env))
 	}

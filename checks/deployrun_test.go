@@ -32,6 +32,7 @@ func TestDeployRunGolden(t *testing.T) {
 		status     string
 	}{
 		{"waiting-approval", Deploy{State: DeployWaitingApproval, Verdict: waiting}, ConclusionActionRequired, StatusCompleted},
+		{"waiting-review-in-github", Deploy{State: DeployWaitingApproval, Verdict: waiting, ReviewInGitHub: true, ReviewURL: "https://github.com/kailua-gis/config/actions/runs/7001"}, ConclusionActionRequired, StatusCompleted},
 		{"blocked", Deploy{State: DeployBlocked, Verdict: blocked, Approvals: approvals, Until: &opens}, ConclusionNeutral, StatusCompleted},
 		{"queued", Deploy{State: DeployQueued, Approvals: approvals, Timezone: "Pacific/Honolulu"}, "", StatusQueued},
 		{"in-progress", Deploy{State: DeployInProgress, Approvals: approvals, Description: "applying 3 changes", LogURL: "https://runner.kailua.example/deployments/42/log"}, "", StatusInProgress},
@@ -96,6 +97,11 @@ func TestDeployRunApproveButtons(t *testing.T) {
 		if run := DeployRun(Deploy{Env: "production", SHA: headSHA, State: s}); len(run.Actions) > 0 {
 			t.Errorf("%s: buttons %v, want none", s, run.Actions)
 		}
+	}
+	// Approved in GitHub's dialog: no buttons, a link to the gate run.
+	run = DeployRun(Deploy{Env: "production", SHA: headSHA, State: DeployWaitingApproval, ReviewInGitHub: true, ReviewURL: "https://github.com/o/r/actions/runs/9"})
+	if len(run.Actions) > 0 || !strings.Contains(run.Summary, "Review deployments") || !strings.Contains(run.Summary, "(https://github.com/o/r/actions/runs/9)") {
+		t.Errorf("review in GitHub: actions %v, summary %q", run.Actions, run.Summary)
 	}
 }
 

@@ -75,6 +75,7 @@ func (e EnvPolicy) data() map[string]any {
 		"approvalExpirySeconds": int64(e.ApprovalExpiry / time.Second),
 		"promotion":             promotion,
 		"emergencyLabel":        e.EmergencyLabel,
+		"approvals":             e.Approvals,
 		"largeRemoval":          e.LargeRemoval,
 		"approvalRules":         rules,
 		"windows":               windows,

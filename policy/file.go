@@ -77,11 +77,22 @@ type EnvPolicy struct {
 	ApprovalRules []ApprovalRule
 	Safety        Safety
 	Notifications map[string]any
+	// Approvals is how people approve deployments to the environment:
+	// ApprovalsApp (the App's check-run buttons, /approve, PR reviews) or
+	// ApprovalsGitHubEnvironment (GitHub's own "Review deployments"
+	// dialog on a gate workflow run).
+	Approvals string
 
 	// ownRules is true when ApprovalRules are the environment's own, not
 	// inherited from defaults (see conditionsModule).
 	ownRules bool
 }
+
+// Approval modes (EnvPolicy.Approvals).
+const (
+	ApprovalsApp               = "app"
+	ApprovalsGitHubEnvironment = "github-environment"
+)
 
 // Promotion requires a commit to have succeeded in After at least Soak ago.
 type Promotion struct {
@@ -156,6 +167,7 @@ type rawEnv struct {
 	blackouts                                             []Blackout
 	blackoutsSet                                          bool
 	notifications                                         map[string]any
+	approvals                                             *string
 }
 
 // fileParser collects diagnostics while it walks the YAML nodes.
@@ -192,6 +204,7 @@ func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Dia
 	}
 	defaults := rawEnv{}
 	envs := map[string]rawEnv{}
+	var repoApprovals *string // the top-level approvals: the repository's mode
 	if root != nil {
 		p.mapping(root, "the policy file", func(key string, k, v *yaml.Node) {
 			switch key {
@@ -211,6 +224,8 @@ func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Dia
 				}
 			case "policyOwners":
 				f.PolicyOwners = p.principals(v)
+			case "approvals":
+				repoApprovals = p.approvalMode(v)
 			case "defaults":
 				defaults = p.env(v)
 			case "environments":
@@ -229,9 +244,12 @@ func ParseFile(path string, data []byte, lim config.Limits) (*File, []config.Dia
 					envs[name] = p.env(v)
 				})
 			default:
-				p.unknown(k, key, "apiVersion, kind, metadata, version, policyOwners, defaults, environments")
+				p.unknown(k, key, "apiVersion, kind, metadata, version, policyOwners, approvals, defaults, environments")
 			}
 		})
+	}
+	if defaults.approvals == nil {
+		defaults.approvals = repoApprovals
 	}
 	f.Defaults = resolve("", defaults, rawEnv{})
 	for name, raw := range envs {
@@ -356,7 +374,25 @@ func resolve(name string, r, d rawEnv) EnvPolicy {
 	if e.Notifications == nil {
 		e.Notifications = d.notifications
 	}
+	e.Approvals = ApprovalsApp
+	for _, v := range []*string{r.approvals, d.approvals} {
+		if v != nil {
+			e.Approvals = *v
+			break
+		}
+	}
 	return e
+}
+
+// approvalMode reads an approvals setting.
+func (p *fileParser) approvalMode(v *yaml.Node) *string {
+	switch s := p.str(v); s {
+	case ApprovalsApp, ApprovalsGitHubEnvironment:
+		return &s
+	default:
+		p.errorf(v, "approvals %q is not a mode: write app (the App's buttons, /approve and reviews) or github-environment (GitHub's Review deployments dialog on the gate workflow)", s)
+		return nil
+	}
 }
 
 func (p *fileParser) env(n *yaml.Node) rawEnv {
@@ -410,6 +446,8 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 			r.rollbackOnFailure = p.boolean(v)
 		case "safety":
 			p.safety(v, &r)
+		case "approvals":
+			r.approvals = p.approvalMode(v)
 		case "notifications":
 			// Decoded as config files are (YAML 1.2 numbers, merge keys,
 			// duplicate keys refused): rules read it as data.
@@ -421,7 +459,7 @@ func (p *fileParser) env(n *yaml.Node) rawEnv {
 			}
 			r.notifications = m
 		default:
-			p.unknown(k, key, "autoApprove, requiresValidation, allowBreakingChanges, timezone, approvers, minApprovals, preventSelfApproval, approvalExpiry, promotion, emergencyLabel, largeRemoval, approvalRules, safety, rollbackOnFailure, notifications")
+			p.unknown(k, key, "autoApprove, requiresValidation, allowBreakingChanges, timezone, approvers, minApprovals, preventSelfApproval, approvalExpiry, promotion, emergencyLabel, largeRemoval, approvalRules, safety, rollbackOnFailure, notifications, approvals")
 		}
 	})
 	return r

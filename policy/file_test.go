@@ -33,6 +33,8 @@ func TestParseFileErrors(t *testing.T) {
 		{"yaml syntax", "environments:\n  p: [\n", "3:1: error: invalid YAML: did not find expected node content"},
 		{"duplicate key", "environments:\n  p: {}\n  p: {}\n", `"p" is set twice`},
 		{"version", "version: 2\n", "version 2 is not supported"},
+		{"approvals mode", "environments:\n  p:\n    approvals: github\n", `3:16: error: approvals "github" is not a mode: write app`},
+		{"repository approvals mode", "approvals: dialog\n", `1:12: error: approvals "dialog" is not a mode`},
 		// The header of the original format.
 		{"api version", "apiVersion: honua.io/v2\nkind: DeploymentPolicy\n", `1:13: error: apiVersion "honua.io/v2" is not supported: write apiVersion: honua.io/v1`},
 		{"kind", "apiVersion: honua.io/v1\nkind: Deployment\n", `2:7: error: kind "Deployment" is not a deployment policy: write kind: DeploymentPolicy`},
@@ -279,5 +281,35 @@ func TestTooManyEnvironments(t *testing.T) {
 	}
 	if len(f.Environments) != MaxEnvironments {
 		t.Errorf("%d environments kept", len(f.Environments))
+	}
+}
+
+// TestParseFileApprovalModes: the repository's approvals: is every
+// environment's mode unless defaults: or the environment says otherwise;
+// without any it is the App's.
+func TestParseFileApprovalModes(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       map[string]string
+	}{
+		{"none", "environments:\n  production: {}\n", map[string]string{"production": ApprovalsApp, "": ApprovalsApp}},
+		{"repository", "approvals: github-environment\nenvironments:\n  production: {}\n  staging: {approvals: app}\n",
+			map[string]string{"production": ApprovalsGitHubEnvironment, "staging": ApprovalsApp, "": ApprovalsGitHubEnvironment}},
+		{"defaults win over the repository", "approvals: github-environment\ndefaults: {approvals: app}\nenvironments:\n  production: {approvals: github-environment}\n  staging: {}\n",
+			map[string]string{"production": ApprovalsGitHubEnvironment, "staging": ApprovalsApp, "": ApprovalsApp}},
+	} {
+		f, diags := ParseFile(".gitops/deployment-policy.yaml", []byte(tc.yaml), config.Limits{})
+		if len(diags) > 0 {
+			t.Fatalf("%s: %v", tc.name, diags)
+		}
+		for env, want := range tc.want {
+			got := f.Defaults.Approvals
+			if env != "" {
+				got = f.Environments[env].Approvals
+			}
+			if got != want {
+				t.Errorf("%s: %q approvals %q, want %q", tc.name, env, got, want)
+			}
+		}
 	}
 }

@@ -2,6 +2,8 @@ package order
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -301,4 +303,16 @@ func isLowerHex(s string) bool {
 
 func isAlnum(c byte) bool {
 	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+}
+
+// Digest identifies an order: "sha256:" and the hex SHA-256 of its
+// canonical bytes. A gate workflow run carries it, so that an approval
+// given in GitHub's dialog binds to the order it was asked for.
+func Digest(o Order) (string, error) {
+	b, err := Canonical(o)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }

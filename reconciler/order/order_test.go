@@ -304,3 +304,26 @@ func TestMatches(t *testing.T) {
 		t.Errorf("Matches another deployment = %v, want errors about sha and environment", err)
 	}
 }
+
+// TestDigest: an order's digest is the same read back from its payload,
+// and differs for an order that differs in anything.
+func TestDigest(t *testing.T) {
+	o := exampleOrder()
+	got, err := Verify(mustSign(t, o, exampleKey()), Keys(pub(exampleKey())), exampleNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, err := Digest(got)
+	if err != nil || !strings.HasPrefix(d1, "sha256:") || len(d1) != len("sha256:")+64 {
+		t.Fatalf("Digest: %q, %v", d1, err)
+	}
+	again, _ := Verify(mustSign(t, o, exampleKey()), Keys(pub(exampleKey())), exampleNow)
+	if d2, _ := Digest(again); d2 != d1 {
+		t.Errorf("the same order has two digests: %s, %s", d1, d2)
+	}
+	other := got
+	other.PlanDigest = strings.Repeat("0", 64)
+	if d3, _ := Digest(other); d3 == d1 {
+		t.Error("a different plan digest gives the same order digest")
+	}
+}
