@@ -23,6 +23,9 @@ type mergeState struct {
 	deployments map[string]*github.Deployment
 	orders      map[string]order.Order
 	ev          *evaluation
+	// fromDialog is set while acting on a review given in GitHub's dialog:
+	// a deployment still waiting afterwards gets a new gate run.
+	fromDialog bool
 }
 
 // loadMerge reads the App's deployments of sha, the pull request their
@@ -146,8 +149,24 @@ func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, s
 		return err
 	}
 	v, _ := st.ev.report.Verdict(env)
+	if st.ev.reviewInGitHub(env) && via != gate.ViaGitHubEnvironment && via != gate.ViaRollback {
+		where := "in GitHub's Review deployments dialog of the gate workflow run"
+		if u := latest.GetLogURL(); u != "" {
+			where += " (" + u + ")"
+		}
+		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(fmt.Sprintf("%s is approved and rejected %s, by the environment's required reviewers.", env, where)))
+	}
+	st.fromDialog = via == gate.ViaGitHubEnvironment
 	if ok, why := gate.MayApprove(person, st.m.pull, st.ev.envs[env], eligiblePolicy(pol, v)); !ok {
-		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(why))
+		if err := a.replyOnce(ctx, st, commentID, checks.RefusalComment(why)); err != nil {
+			return err
+		}
+		if st.fromDialog && kind == gate.KindApprove {
+			// GitHub let the gate run go on; the deployment needs another
+			// review: a new gate run asks for it.
+			return a.requestReview(ctx, st.gh, st.m.repo, "", env, d)
+		}
+		return nil
 	}
 	rec := gate.Record{Env: env, Login: login, Via: via, Kind: kind, SHA: sha, PlanDigest: st.ev.digests[env], At: a.now(), Reason: reason}
 	cr := checks.ApprovalRecord{Env: env, Login: login, Via: via, At: rec.At, SHA: sha, PlanDigest: rec.PlanDigest, Reason: reason}
@@ -232,9 +251,21 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 	}
 	v, _ := st.ev.report.Verdict(env)
 	dec := a.decide(v, st.ev.envs[env], st.ev, env)
+	inGitHub := st.ev.reviewInGitHub(env)
+	var reviewURL string
+	if inGitHub {
+		reviewURL = latest.GetLogURL() // the gate run, once linked
+	}
 	unchanged := latest != nil && latest.GetState() == dec.State.GitHubState() && latest.GetDescription() == truncate(dec.Description, 140)
 	if !unchanged {
-		if err := a.setStatus(ctx, st.gh, repo, d.GetID(), dec); err != nil {
+		if err := a.setStatus(ctx, st.gh, repo, d.GetID(), dec, reviewURL); err != nil {
+			return err
+		}
+	}
+	if inGitHub && st.fromDialog && dec.State == gate.WaitingApproval {
+		// The review counted but is not enough (the policy wants more):
+		// a new gate run asks for the next.
+		if err := a.requestReview(ctx, st.gh, repo, "", env, d); err != nil {
 			return err
 		}
 	}
@@ -242,6 +273,7 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 		Env: env, SHA: st.m.sha, State: deployState(dec.State), Verdict: &v,
 		Description: dec.Description, Approvals: approvalRecords(st.ev.appr[env]),
 		Until: dec.Until, Rollback: st.m.rollback != "", RollbackOf: st.m.rollback,
+		ReviewInGitHub: inGitHub, ReviewURL: reviewURL,
 	})
 	runs, err := a.runsOnRef(ctx, st.gh, repo, st.m.sha)
 	if err != nil {

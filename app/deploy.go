@@ -292,6 +292,13 @@ func (a *App) recordedApprovals(ctx context.Context, gh *github.Client, m mergeI
 			pol = ev.bundle.File.Env(env)
 		}
 		valid, _ = gate.WithoutSelf(valid, m.pull, ev.envs[env], pol)
+		if ev.reviewInGitHub(env) {
+			// Approved in GitHub's dialog: reviews, buttons and comments
+			// do not count there (a rollback's own approval does).
+			valid = slices.DeleteFunc(valid, func(ap policy.Approval) bool {
+				return ap.Via != gate.ViaGitHubEnvironment && ap.Via != gate.ViaRollback
+			})
+		}
 		for i := range valid {
 			valid[i].Teams = people[strings.ToLower(valid[i].Login)].Teams
 		}
@@ -369,11 +376,18 @@ func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeIn
 		Env: env, SHA: m.sha, State: deployState(dec.State), Verdict: &v,
 		Description: dec.Description, Approvals: approvalRecords(ev.appr[env]),
 		Until: dec.Until, Rollback: m.rollback != "", RollbackOf: m.rollback,
+		ReviewInGitHub: ev.reviewInGitHub(env),
 	})
 	if _, err := a.publish(ctx, gh, m.repo, m.sha, nil, run); err != nil {
 		return err
 	}
-	return a.setStatus(ctx, gh, m.repo, d.GetID(), dec)
+	if err := a.setStatus(ctx, gh, m.repo, d.GetID(), dec, ""); err != nil {
+		return err
+	}
+	if dec.State == gate.WaitingApproval && ev.reviewInGitHub(env) {
+		return a.requestReview(ctx, gh, m.repo, m.onBranch(), env, d)
+	}
+	return nil
 }
 
 // decide turns a verdict into the deployment's state.
@@ -383,16 +397,25 @@ func (a *App) decide(v policy.Verdict, env gate.Environment, ev *evaluation, nam
 		// deployments: the App does.
 		return gate.Decision{State: gate.Denied, Description: truncate(why, 140)}
 	}
-	return gate.DeployState(v, env, gate.LastApproval(ev.appr[name]), a.now())
+	dec := gate.DeployState(v, env, gate.LastApproval(ev.appr[name]), a.now())
+	if dec.State == gate.WaitingApproval && ev.reviewInGitHub(name) {
+		dec.Description = truncate("waiting for review in GitHub: "+dec.Description, 140)
+	}
+	return dec
 }
 
-// setStatus writes a deployment's state as GitHub deployment status.
-func (a *App) setStatus(ctx context.Context, gh *github.Client, repo repoName, id int64, dec gate.Decision) error {
+// setStatus writes a deployment's state as GitHub deployment status;
+// logURL, when set, is its link (the gate run a review is asked in).
+func (a *App) setStatus(ctx context.Context, gh *github.Client, repo repoName, id int64, dec gate.Decision, logURL string) error {
 	state := dec.State.GitHubState()
-	_, _, err := gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, &github.DeploymentStatusRequest{
+	req := &github.DeploymentStatusRequest{
 		State:       github.String(state),
 		Description: github.String(truncate(dec.Description, 140)),
-	})
+	}
+	if logURL != "" {
+		req.LogURL = github.String(logURL)
+	}
+	_, _, err := gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, req)
 	if err != nil {
 		return fmt.Errorf("setting the status of deployment %d: %w", id, err)
 	}

@@ -19,6 +19,9 @@ func (a *App) Register(s *Server) {
 	s.Handle("check_suite", HandlerFunc(a.onCheckSuite))
 	s.Handle("push", HandlerFunc(a.onPush))
 	s.Handle("deployment_status", HandlerFunc(a.onDeploymentStatus))
+	s.Handle("workflow_run", HandlerFunc(a.onWorkflowRun))
+	s.Handle("deployment_review", HandlerFunc(a.onDeploymentReview))
+	s.Handle("deployment_protection_rule", HandlerFunc(a.onDeploymentProtectionRule))
 }
 
 // onPullRequest plans a pull request when its head, base, labels or

@@ -160,6 +160,10 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			errs = append(errs, err)
 		}
 	}
+	// The App's protection rules that wait for a gate of time.
+	if err := a.sweepProtectionRules(ctx, inst, gh, repo); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

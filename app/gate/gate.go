@@ -117,6 +117,9 @@ const (
 	ViaButton   = "button"
 	ViaComment  = "comment"
 	ViaRollback = "rollback"
+	// ViaGitHubEnvironment: in GitHub's "Review deployments" dialog of
+	// a gate workflow run (approvals: github-environment).
+	ViaGitHubEnvironment = "github-environment"
 )
 
 // DeploymentInfo is what the decisions know of a GitHub deployment: its

@@ -12,5 +12,6 @@ func commands() []*cobra.Command {
 		newServeCmd(),
 		newRunnerCmd(),
 		newDemoCmd(),
+		newInitCmd(),
 	}
 }

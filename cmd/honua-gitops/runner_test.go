@@ -220,3 +220,33 @@ func FuzzParseByteSize(f *testing.F) {
 		}
 	})
 }
+
+// TestInitWritesTheGateWorkflow: init writes the gate workflow, says it is
+// up to date the second time, and keeps a changed one unless --force.
+func TestInitWritesTheGateWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ".github", "workflows", "honua-gate.yml")
+	if _, stderr, code := runCmd(t, "init", dir); code != exitOK {
+		t.Fatalf("init: exit %d %s", code, stderr)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || !strings.Contains(string(got), "workflow_dispatch") || !strings.Contains(string(got), "environment: ${{ inputs.environment }}") {
+		t.Fatalf("the gate workflow: %v\n%s", err, got)
+	}
+	if stdout, _, code := runCmd(t, "init", dir); code != exitOK || !strings.Contains(stdout, "up to date") {
+		t.Errorf("init again: exit %d %q", code, stdout)
+	}
+	write(t, p, "name: mine\n")
+	if _, stderr, code := runCmd(t, "init", dir); code != exitUsage || !strings.Contains(stderr, "--force") {
+		t.Errorf("init over a changed file: exit %d %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "name: mine\n" {
+		t.Errorf("init replaced a changed file without --force")
+	}
+	if _, _, code := runCmd(t, "init", "--force", dir); code != exitOK {
+		t.Errorf("init --force: exit %d", code)
+	}
+	if b, _ := os.ReadFile(p); !strings.Contains(string(b), "workflow_dispatch") {
+		t.Errorf("init --force did not replace the file")
+	}
+}
