@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ type workflowRun struct {
 	Event           string
 	HeadSHA         string
 	HeadBranch      string
+	HeadIsTag       bool // dispatched on a tag (HeadBranch is its name)
 	HeadCommit      map[string]any
 	Actor           *user
 	TriggeringActor *user
@@ -81,6 +83,7 @@ type actionsJob struct {
 	Completed   *time.Time
 	Deployment  *deployment
 	Gate        *envGate // nil once passed, or when the environment has no rules
+	run         *workflowRun
 }
 
 // envGate is a job waiting at its environment.
@@ -143,13 +146,14 @@ func (s *Server) dispatch(ctx context.Context, rp *repo, key, ref string, inputs
 		return nil, &dispatchError{422, "Invalid request.\n\n\"ref\" wasn't supplied."}
 	}
 	var sha, branch string
+	isTag := false
 	for _, cand := range []string{"refs/heads/" + strings.TrimPrefix(ref, "refs/heads/"), "refs/tags/" + strings.TrimPrefix(ref, "refs/tags/")} {
 		if v, err := s.revParse(ctx, rp.GitDir, cand); err == nil {
 			sha = v
 			if b, ok := strings.CutPrefix(cand, "refs/heads/"); ok {
 				branch = b
 			} else {
-				branch = strings.TrimPrefix(cand, "refs/tags/")
+				branch, isTag = strings.TrimPrefix(cand, "refs/tags/"), true
 			}
 			break
 		}
@@ -213,17 +217,17 @@ func (s *Server) dispatch(ctx context.Context, rp *repo, key, ref string, inputs
 	headCommit := s.simpleCommit(ctx, rp, sha)
 	s.mu.Lock()
 	var out []hookOut
-	run := s.startRunLocked(rp, wf, atRef, sha, branch, headCommit, values, actor, &out)
+	run := s.startRunLocked(rp, wf, atRef, sha, branch, isTag, headCommit, values, actor, &out)
 	s.mu.Unlock()
 	s.flushHooks(out)
 	return run, nil
 }
 
-func (s *Server) startRunLocked(rp *repo, wf *workflow, def *workflowDef, sha, branch string, headCommit map[string]any, inputs map[string]string, actor *user, out *[]hookOut) *workflowRun {
+func (s *Server) startRunLocked(rp *repo, wf *workflow, def *workflowDef, sha, branch string, isTag bool, headCommit map[string]any, inputs map[string]string, actor *user, out *[]hookOut) *workflowRun {
 	rp.nextRun++
 	run := &workflowRun{
 		ID: s.id(), Workflow: wf, Name: def.Name, RunNumber: rp.nextRun, Event: "workflow_dispatch",
-		HeadSHA: sha, HeadBranch: branch, HeadCommit: headCommit, Actor: actor, TriggeringActor: actor,
+		HeadSHA: sha, HeadBranch: branch, HeadIsTag: isTag, HeadCommit: headCommit, Actor: actor, TriggeringActor: actor,
 		Status: "queued", Created: s.now(), Updated: s.now(), Inputs: inputs, CheckSuiteID: s.id(),
 	}
 	rp.Runs = append(rp.Runs, run)
@@ -250,6 +254,13 @@ func (s *Server) enterEnvironmentLocked(rp *repo, run *workflowRun, j *actionsJo
 		e = &environment{ID: s.id(), Created: s.now(), Updated: s.now(), ruleIDs: [3]int64{s.id(), s.id(), s.id()}, Config: Environment{Name: j.Environment}}
 		rp.Environments[j.Environment] = e
 	}
+	if !s.refMayDeployLocked(rp, e, run) {
+		// GitHub fails the job: "Branch "x" is not allowed to deploy to
+		// production due to environment protection rules." No deployment.
+		now := s.now()
+		j.Status, j.Conclusion, j.Started, j.Completed = "completed", "failure", now, &now
+		return
+	}
 	bot := s.actionsBotLocked()
 	d := &deployment{
 		ID: s.id(), SHA: run.HeadSHA, Ref: run.HeadBranch, Task: "deploy", Environment: j.Environment, Payload: map[string]any{},
@@ -258,8 +269,10 @@ func (s *Server) enterEnvironmentLocked(rp *repo, run *workflowRun, j *actionsJo
 	rp.Deployments = append(rp.Deployments, d)
 	j.Deployment = d
 	*out = append(*out, hookOut{rp, "deployment", map[string]any{
-		"action": "created", "deployment": s.deploymentJSON(rp, d), "sender": s.userJSON(bot), "workflow": nil, "workflow_run": nil,
+		"action": "created", "deployment": s.deploymentJSON(rp, d), "sender": s.userJSON(bot),
+		"workflow": s.workflowJSON(rp, run.Workflow, &workflowDef{Name: run.Name}), "workflow_run": s.deployHookRunJSON(rp, run),
 	}})
+	j.run = run
 	c := e.Config
 	if c.WaitTimer == 0 && len(c.Reviewers) == 0 && len(c.CustomRules) == 0 {
 		s.runJobLocked(rp, run, j, out)
@@ -271,7 +284,7 @@ func (s *Server) enterEnvironmentLocked(rp *repo, run *workflowRun, j *actionsJo
 	}
 	j.Gate, j.Status = g, "waiting"
 	run.Status, run.Updated = "waiting", s.now()
-	s.deploymentStatusLocked(rp, d, "waiting", "", out)
+	s.deploymentStatusOfJobLocked(rp, j, "waiting", out)
 	if g.NeedsReview {
 		*out = append(*out, hookOut{rp, "deployment_review", map[string]any{
 			"action": "requested", "since": ts(g.Since), "environment": e.Config.Name,
@@ -289,6 +302,29 @@ func (s *Server) enterEnvironmentLocked(rp *repo, run *workflowRun, j *actionsJo
 	s.checkGateLocked(rp, run, j, out)
 }
 
+// refMayDeployLocked applies an environment's deployment branch policy to
+// the run's ref: protected_branches admits branches with protection rules,
+// custom policies the branches (or tags) matching a pattern, where "*"
+// does not match "/", as GitHub's fnmatch patterns.
+func (s *Server) refMayDeployLocked(rp *repo, e *environment, run *workflowRun) bool {
+	bp := e.Config.BranchPolicy
+	switch {
+	case bp == nil:
+		return true
+	case bp.ProtectedBranches:
+		return !run.HeadIsTag && rp.Protected[run.HeadBranch]
+	}
+	for _, p := range e.policies {
+		if (p.Type == "tag") != run.HeadIsTag {
+			continue
+		}
+		if ok, _ := path.Match(p.Name, run.HeadBranch); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) deploymentStatusLocked(rp *repo, d *deployment, state, desc string, out *[]hookOut) {
 	bot := s.actionsBotLocked()
 	st := &deploymentStatus{ID: s.id(), State: state, Environment: d.Environment, Creator: bot, Created: s.now(), Description: desc}
@@ -299,6 +335,23 @@ func (s *Server) deploymentStatusLocked(rp *repo, d *deployment, state, desc str
 		"deployment": s.deploymentJSON(rp, d), "sender": s.userJSON(bot),
 		"workflow": nil, "workflow_run": nil, "check_run": nil,
 	}})
+}
+
+// deploymentStatusOfJobLocked is deploymentStatusLocked for a job's
+// deployment: the webhook names the workflow and its run, as GitHub's do.
+func (s *Server) deploymentStatusOfJobLocked(rp *repo, j *actionsJob, state string, out *[]hookOut) {
+	s.deploymentStatusLocked(rp, j.Deployment, state, "", out)
+	h := (*out)[len(*out)-1].payload
+	h["workflow"] = s.workflowJSON(rp, j.run.Workflow, &workflowDef{Name: j.run.Name})
+	h["workflow_run"] = s.deployHookRunJSON(rp, j.run)
+}
+
+// deployHookRunJSON is the workflow_run of deployment and
+// deployment_status payloads; their description has head_commit null.
+func (s *Server) deployHookRunJSON(rp *repo, run *workflowRun) map[string]any {
+	m := s.runJSON(rp, run)
+	m["head_commit"] = nil
+	return m
 }
 
 // checkGateLocked lets a waiting job through once every rule passed.
@@ -329,10 +382,10 @@ func (s *Server) runJobLocked(rp *repo, run *workflowRun, j *actionsJob, out *[]
 		s.runHookLocked(rp, run, "in_progress", out)
 	}
 	j.Status, j.Started = "in_progress", s.now()
-	if d := j.Deployment; d != nil {
-		s.deploymentStatusLocked(rp, d, "queued", "", out)
-		s.deploymentStatusLocked(rp, d, "in_progress", "", out)
-		s.deploymentStatusLocked(rp, d, "success", "", out)
+	if j.Deployment != nil {
+		for _, st := range []string{"queued", "in_progress", "success"} {
+			s.deploymentStatusOfJobLocked(rp, j, st, out)
+		}
 	}
 	now := s.now()
 	j.Status, j.Conclusion, j.Completed = "completed", "success", &now
@@ -342,8 +395,8 @@ func (s *Server) runJobLocked(rp *repo, run *workflowRun, j *actionsJob, out *[]
 // failJobLocked fails a waiting job (a rejection).
 func (s *Server) failJobLocked(rp *repo, run *workflowRun, j *actionsJob, out *[]hookOut) {
 	j.Gate = nil
-	if d := j.Deployment; d != nil {
-		s.deploymentStatusLocked(rp, d, "failure", "", out)
+	if j.Deployment != nil {
+		s.deploymentStatusOfJobLocked(rp, j, "failure", out)
 	}
 	now := s.now()
 	j.Status, j.Conclusion, j.Completed = "completed", "failure", &now

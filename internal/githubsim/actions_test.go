@@ -189,8 +189,13 @@ func TestUnprotectedEnvironmentRunsAtOnce(t *testing.T) {
 		t.Errorf("deployment_review for an unprotected environment: %v", got)
 	}
 	deps := payloads[github.DeploymentEvent](t, f.sim, "deployment", "created")
-	if len(deps) != 1 || deps[0].GetDeployment().GetCreator().GetLogin() != "github-actions[bot]" || deps[0].GetDeployment().GetTask() != "deploy" {
+	if len(deps) != 1 || deps[0].GetDeployment().GetCreator().GetLogin() != "github-actions[bot]" || deps[0].GetDeployment().GetTask() != "deploy" ||
+		deps[0].GetWorkflowRun().GetID() != id || deps[0].GetWorkflow().GetName() != "honua gate" {
 		t.Errorf("deployment events %+v", deps)
+	}
+	sts := payloads[github.DeploymentStatusEvent](t, f.sim, "deployment_status", "created")
+	if len(sts) != 3 || sts[2].GetDeploymentStatus().GetState() != "success" || !strings.Contains(string(f.sim.DeliveriesOf("deployment_status", "created")[2].Body), `"workflow_run":{`) {
+		t.Errorf("deployment_status events %+v", sts)
 	}
 	got, _, err := f.gh.Actions.GetWorkflowRunByID(ctx, org, name, id)
 	if err != nil || got.GetStatus() != "completed" || got.GetConclusion() != "success" || got.GetTriggeringActor().GetLogin() != f.sim.BotLogin() {
@@ -423,7 +428,7 @@ func TestCustomProtectionRule(t *testing.T) {
 	evs := payloads[github.DeploymentProtectionRuleEvent](t, f.sim, "deployment_protection_rule", "requested")
 	if len(evs) != 1 || evs[0].GetEnvironment() != "production" || evs[0].GetEvent() != "workflow_dispatch" ||
 		!strings.HasSuffix(evs[0].GetDeploymentCallbackURL(), "/actions/runs/"+jsonNum(id)+"/deployment_protection_rule") ||
-		evs[0].GetDeployment().GetCreator().GetLogin() != "github-actions[bot]" {
+		evs[0].GetDeployment().GetCreator().GetLogin() != "github-actions[bot]" || evs[0].GetDeployment().GetSHA() != f.base {
 		t.Fatalf("deployment_protection_rule %+v", evs)
 	}
 	if f.run(t, id).Status != "waiting" {
@@ -513,5 +518,66 @@ func TestCustomRulePlans(t *testing.T) {
 	e.sim.SetRepoPrivate(e.repo, true)
 	if err := e.sim.SetEnvironment(e.repo, githubsim.Environment{Name: "production", CustomRules: []string{slug}}); err != nil {
 		t.Errorf("private repo on enterprise: %v", err)
+	}
+}
+
+// TestDispatchByIDWithRunDetails: a workflow id works as well as its file
+// name; return_run_details answers 200 with the run's id.
+func TestDispatchByIDWithRunDetails(t *testing.T) {
+	f := newActionsFixture(t, githubsim.Options{})
+	ctx := context.Background()
+	w, _, err := f.gh.Actions.GetWorkflowByFileName(ctx, org, name, gateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := f.gh.NewRequest("POST", "repos/"+f.repo+"/actions/workflows/"+jsonNum(w.GetID())+"/dispatches", map[string]any{
+		"ref": "main", "return_run_details": true, "inputs": map[string]any{"environment": "", "sha": f.base, "deployment_id": "7", "order_digest": "d"},
+	})
+	var details struct {
+		WorkflowRunID int64 `json:"workflow_run_id"`
+	}
+	resp, err := f.gh.Do(ctx, req, &details)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("dispatch: %v", err)
+	}
+	run := f.run(t, details.WorkflowRunID)
+	// An empty environment expression leaves the job without one.
+	if run.WorkflowID != w.GetID() || run.Conclusion != "success" || run.Jobs[0].Environment != "" || run.Jobs[0].DeploymentID != 0 {
+		t.Errorf("run %+v", run)
+	}
+}
+
+// TestBranchPolicyFailsJob: a ref the environment's deployment branch
+// policy does not admit fails the job without a deployment.
+func TestBranchPolicyFailsJob(t *testing.T) {
+	f := newActionsFixture(t, githubsim.Options{})
+	ctx := context.Background()
+	f.sim.SetEnvironment(f.repo, githubsim.Environment{Name: "production", BranchPolicy: &githubsim.BranchPolicy{
+		CustomBranchPolicies: true, Patterns: []githubsim.BranchPattern{{Name: "release/*"}}}})
+	f.sim.SetEnvironment(f.repo, githubsim.Environment{Name: "staging", BranchPolicy: &githubsim.BranchPolicy{ProtectedBranches: true}})
+	f.sim.Push(ctx, f.repo, "release/1", "alice", "r", githubsim.FileChange{Path: "r", Content: []byte("r")})
+	in := map[string]string{"environment": "production", "sha": f.base, "deployment_id": "1", "order_digest": "d"}
+	f.sim.SetCollaborator(f.repo, "alice", githubsim.PermWrite)
+	for _, tc := range []struct {
+		ref, env, want string
+	}{
+		{"main", "production", "failure"},
+		{"release/1", "production", "success"},
+		{"main", "staging", "failure"},
+	} {
+		in["environment"] = tc.env
+		id, err := f.sim.DispatchWorkflow(ctx, f.repo, gateFile, tc.ref, "alice", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := f.run(t, id)
+		if run.Conclusion != tc.want || (tc.want == "failure") != (run.Jobs[0].DeploymentID == 0) {
+			t.Errorf("%s to %s: %+v, want %s", tc.ref, tc.env, run, tc.want)
+		}
+	}
+	f.sim.SetBranchProtected(f.repo, "main", true)
+	in["environment"] = "staging"
+	if id, _ := f.sim.DispatchWorkflow(ctx, f.repo, gateFile, "main", "alice", in); f.run(t, id).Conclusion != "success" {
+		t.Errorf("protected main to staging: %+v", f.run(t, id))
 	}
 }
