@@ -434,6 +434,18 @@ func TestCustomProtectionRule(t *testing.T) {
 	if f.run(t, id).Status != "waiting" {
 		t.Fatal("not waiting on the rule")
 	}
+	// The callback needs deployments: write.
+	tok, _, err := f.sim.IssueScopedToken(f.inst, githubsim.TokenScope{Permissions: map[string]string{"actions": "read", "deployments": "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := mustClient(t, &http.Client{Transport: &bearer{tok}}, f.sim)
+	if resp, _ := ro.Actions.ReviewCustomDeploymentProtectionRule(ctx, org, name, id, &github.ReviewCustomDeploymentProtectionRuleRequest{EnvironmentName: "production", State: "approved"}); resp == nil || resp.StatusCode != 403 {
+		t.Errorf("callback with deployments: read: %v, want 403", resp)
+	}
+	if pend, _, err := ro.Actions.GetPendingDeployments(ctx, org, name, id); err != nil || len(pend) != 1 || len(pend[0].Reviewers) != 0 {
+		t.Errorf("pending with actions: read: %v %+v", err, pend)
+	}
 	// A comment alone changes nothing.
 	req, _ := f.gh.NewRequest("POST", "repos/"+f.repo+"/actions/runs/"+jsonNum(id)+"/deployment_protection_rule", map[string]any{"environment_name": "production", "comment": "checking"})
 	if resp, err := f.gh.Do(ctx, req, nil); err != nil || resp.StatusCode != 204 || f.run(t, id).Status != "waiting" {
@@ -580,4 +592,13 @@ func TestBranchPolicyFailsJob(t *testing.T) {
 	if id, _ := f.sim.DispatchWorkflow(ctx, f.repo, gateFile, "main", "alice", in); f.run(t, id).Conclusion != "success" {
 		t.Errorf("protected main to staging: %+v", f.run(t, id))
 	}
+}
+
+// bearer authenticates with a fixed installation token.
+type bearer struct{ tok string }
+
+func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "token "+b.tok)
+	return http.DefaultTransport.RoundTrip(r)
 }
