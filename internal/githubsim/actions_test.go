@@ -602,3 +602,47 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set("Authorization", "token "+b.tok)
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+// TestWorkflowShapes: environment as a mapping, github.event.inputs
+// expressions, defaults of optional inputs, choice inputs, several jobs.
+func TestWorkflowShapes(t *testing.T) {
+	f := newActionsFixture(t, githubsim.Options{})
+	ctx := context.Background()
+	const deploy = `name: deploy
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      target: {required: false, default: staging}
+      mode: {type: choice, options: [fast, safe], default: safe}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps: [{run: make}]
+  ship:
+    name: Ship it
+    environment:
+      name: ${{ github.event.inputs.target }}
+      url: https://example.com
+    steps: [{run: ship}]
+`
+	f.sim.Push(ctx, f.repo, "main", "alice", "deploy", githubsim.FileChange{Path: ".github/workflows/deploy.yaml", Content: []byte(deploy)})
+	f.sim.SetCollaborator(f.repo, "alice", githubsim.PermWrite)
+	id, err := f.sim.DispatchWorkflow(ctx, f.repo, "deploy.yaml", "main", "alice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := f.run(t, id)
+	if len(run.Jobs) != 2 || run.Jobs[0].Environment != "" || run.Jobs[1].Name != "Ship it" || run.Jobs[1].Environment != "staging" ||
+		run.Inputs["mode"] != "safe" || run.Conclusion != "success" {
+		t.Errorf("run %+v", run)
+	}
+	if _, err := f.sim.DispatchWorkflow(ctx, f.repo, "deploy.yaml", "main", "alice", map[string]string{"mode": "yolo"}); err == nil ||
+		!strings.Contains(err.Error(), "Provided value 'yolo' for input 'mode' not in the list of allowed values") {
+		t.Errorf("choice outside its options: %v", err)
+	}
+	id, _ = f.sim.DispatchWorkflow(ctx, f.repo, "deploy.yaml", "main", "alice", map[string]string{"target": "production", "mode": "fast"})
+	if run := f.run(t, id); run.Jobs[1].Environment != "production" {
+		t.Errorf("target production: %+v", run)
+	}
+}
