@@ -75,6 +75,20 @@ func (s *Server) routes() {
 	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}", actionsRead, s.withRepo(s.handleGetEnvironment))
 	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies", actionsRead, s.withRepo(s.handleListBranchPolicies))
 	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}", actionsRead, s.withRepo(s.handleGetBranchPolicy))
+	s.handle("GET /repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules", actionsRead, s.withRepo(s.handleListCustomRules))
+
+	// GitHub Actions: workflows of the default branch, workflow_dispatch,
+	// runs and jobs, and the environment gate (actions.go).
+	s.handle("GET /repos/{owner}/{repo}/actions/workflows", actionsRead, s.withRepo(s.handleListWorkflows))
+	s.handle("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}", actionsRead, s.withRepo(s.handleGetWorkflow))
+	s.handle("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", actionsWrite, s.withRepo(s.handleDispatch))
+	s.handle("GET /repos/{owner}/{repo}/actions/runs", actionsRead, s.withRepo(s.handleListRuns))
+	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}", actionsRead, s.withRepo(s.handleGetRun))
+	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", actionsRead, s.withRepo(s.handleListJobs))
+	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments", actionsRead, s.withRepo(s.handleListPendingDeployments))
+	s.handle("POST /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments", deploymentsWrite, s.withRepo(s.handleReviewPendingDeployments))
+	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals", actionsRead, s.withRepo(s.handleListApprovals))
+	s.handle("POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule", deploymentsWrite, s.withRepo(s.handleCustomRuleCallback))
 }
 
 type repoHandler func(w http.ResponseWriter, r *http.Request, rp *repo, c *caller)

@@ -67,7 +67,11 @@ func (s *Server) appJSON(a *ghApp) map[string]any {
 		perms = anyMap(s.opts.Permissions)
 		events = nil
 		for _, e := range s.opts.Events {
-			events = append(events, e)
+			// The webhook description's enum of an App's events lacks
+			// deployment_protection_rule: leave it out of the App object.
+			if e != "deployment_protection_rule" {
+				events = append(events, e)
+			}
 		}
 		desc = "Honua GitOps (emulated)"
 	} else {

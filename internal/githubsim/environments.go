@@ -39,21 +39,31 @@ type Environment struct {
 	PreventSelfReview bool
 	// BranchPolicy nil lets every branch deploy.
 	BranchPolicy *BranchPolicy
+	// CustomRules are the GitHub Apps (by slug) enabled as custom deployment
+	// protection rules: the hosted App (AppSlug) gets deployment_protection_rule
+	// and answers through the REST API; another App answers through
+	// ReviewCustomProtectionRule. GitHub allows them in public repositories on
+	// every plan, in private ones only with GitHub Enterprise (Options.Plan).
+	CustomRules []string
 }
 
 // GitHub's limits on environments.
 const (
 	maxEnvReviewers = 6
 	maxWaitTimer    = 43200
+	// "a maximum of 6 deployment protection rules can be enabled on any
+	// environment at the same time" (custom rules).
+	maxProtectionRules = 6
 )
 
 type environment struct {
-	ID       int64
-	Config   Environment
-	Created  time.Time
-	Updated  time.Time
-	ruleIDs  [3]int64
-	policies []branchPolicyRule
+	ID        int64
+	Config    Environment
+	Created   time.Time
+	Updated   time.Time
+	ruleIDs   [3]int64
+	policies  []branchPolicyRule
+	customIDs map[string]int64 // custom rule id per App slug
 }
 
 type branchPolicyRule struct {
@@ -66,6 +76,9 @@ type branchPolicyRule struct {
 func (e Environment) validate() error {
 	if e.Name == "" {
 		return fmt.Errorf("environment without a name")
+	}
+	if n := len(e.CustomRules) + len(e.Reviewers) + min(e.WaitTimer, 1); len(e.CustomRules) > 0 && n > maxProtectionRules {
+		return fmt.Errorf("environment %s: at most %d deployment protection rules", e.Name, maxProtectionRules)
 	}
 	if len(e.Reviewers) > maxEnvReviewers {
 		return fmt.Errorf("environment %s: at most %d reviewers", e.Name, maxEnvReviewers)
@@ -127,6 +140,14 @@ func (s *Server) SetEnvironment(fullName string, env Environment) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(env.CustomRules) > 0 && r.Private && s.opts.Plan != PlanEnterprise {
+		return fmt.Errorf("environment %s in %s (private, plan %q): %w", env.Name, fullName, s.opts.Plan, ErrPlan)
+	}
+	for _, slug := range env.CustomRules {
+		if slug != s.hosted.Slug {
+			s.foreignAppLocked(slug)
+		}
+	}
 	for _, rv := range env.Reviewers {
 		if rv.Type == "Team" {
 			if s.teams[rv.Name] == nil {
@@ -161,8 +182,60 @@ func (s *Server) SetEnvironment(fullName string, env Environment) error {
 			e.policies = append(e.policies, branchPolicyRule{ID: id, Name: p.Name, Type: typ})
 		}
 	}
+	if e.customIDs == nil {
+		e.customIDs = map[string]int64{}
+	}
+	for _, slug := range env.CustomRules {
+		if e.customIDs[slug] == 0 {
+			e.customIDs[slug] = s.id()
+		}
+	}
 	e.Config, e.Updated = env, s.now()
 	return nil
+}
+
+// GitHub plans, for Options.Plan.
+const (
+	PlanFree       = "free"
+	PlanTeam       = "team"
+	PlanEnterprise = "enterprise"
+)
+
+// SetRepoPrivate makes a repository private (or public again).
+func (s *Server) SetRepoPrivate(fullName string, private bool) error {
+	r, err := s.repo(fullName)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	r.Private = private
+	s.mu.Unlock()
+	return nil
+}
+
+// handleListCustomRules serves an environment's custom deployment
+// protection rules (the Apps enabled on it).
+func (s *Server) handleListCustomRules(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := rp.Environments[r.PathValue("environment_name")]
+	if e == nil {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/deployments/protection-rules#get-all-deployment-protection-rules-for-an-environment")
+		return
+	}
+	out := []any{}
+	for _, slug := range e.Config.CustomRules {
+		a := s.apps[slug]
+		if a == nil {
+			continue
+		}
+		id := e.customIDs[slug]
+		out = append(out, map[string]any{
+			"id": id, "node_id": nodeID("DPR_", id), "enabled": true,
+			"app": map[string]any{"id": a.ID, "node_id": nodeID("A_", a.ID), "slug": a.Slug, "integration_url": s.URL() + "/apps/" + a.Slug},
+		})
+	}
+	writeJSON(w, 200, map[string]any{"total_count": len(out), "custom_deployment_protection_rules": out})
 }
 
 func (s *Server) handleListEnvironments(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {

@@ -55,7 +55,10 @@ type repo struct {
 	Statuses     []*commitStatus
 	Environments map[string]*environment
 	Labels       []*label
-	Protected    map[string]bool // branches with protection rules
+	Protected    map[string]bool      // branches with protection rules
+	Workflows    map[string]*workflow // by path, ids fixed at first sight
+	Runs         []*workflowRun
+	nextRun      int
 }
 
 func (r *repo) FullName() string { return r.Owner.Login + "/" + r.Name }

@@ -60,6 +60,7 @@ var (
 	deploymentsRead  = needs("deployments", "read")
 	deploymentsWrite = needs("deployments", "write")
 	actionsRead      = needs("actions", "read")
+	actionsWrite     = needs("actions", "write")
 	membersRead      = needs("members", "read")
 	anyToken         = access(nil)
 )

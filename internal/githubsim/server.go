@@ -69,6 +69,10 @@ type Options struct {
 	// LogPath appends every exchange as JSON lines; defaults to the file
 	// named by HONUA_GITOPS_SIM_LOG.
 	LogPath string
+	// Plan is the GitHub plan of the accounts ("free", "team",
+	// "enterprise"; "" is free): custom deployment protection rules in
+	// private repositories need PlanEnterprise.
+	Plan string
 }
 
 // LogEnv names the environment variable that sets Options.LogPath.
