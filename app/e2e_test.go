@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 	svc, err := NewService(ServiceConfig{
 		GitHubURL: sim.URL(), GitURL: sim.CloneURL, AppID: sim.AppID(), PrivateKey: pemKey(sim.AppKey()),
 		WebhookSecrets: [][]byte{[]byte(e2eSecret)}, SigningKey: key, DataDir: t.TempDir(),
-		Workers: 4, QueueSize: 256, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Workers: 4, QueueSize: 256, Logger: e2eLogger(),
 		Now: clock.Now,
 		// Waiting for a rate limit moves the emulator's clock on instead of
 		// the test's.
@@ -263,10 +264,12 @@ func TestPullRequestGetsPlanAndPolicy(t *testing.T) {
 }
 
 // deployments are the emulator's deployments of sha, by environment.
+// deployments are the App's deployments of sha by environment (not those
+// GitHub makes for Actions jobs).
 func (e *e2e) deployments(sha string) map[string][]githubsim.Deployment {
 	out := map[string][]githubsim.Deployment{}
 	for _, d := range e.sim.Deployments(e2eRepo) {
-		if d.SHA == sha {
+		if d.SHA == sha && d.Creator == e.sim.BotLogin() {
 			out[d.Environment] = append(out[d.Environment], d)
 		}
 	}
@@ -1183,4 +1186,13 @@ func TestLateProgressAfterOutcome(t *testing.T) {
 	if r, _ := e.run(merge, "honua/deploy (development)"); r.Status != "completed" || r.Conclusion != "success" {
 		t.Errorf("the deploy run after a late in_progress: %s %s, want completed success", r.Status, r.Conclusion)
 	}
+}
+
+// e2eLogger discards the App's logs, unless HONUA_GITOPS_E2E_LOG=1 shows
+// them (for a failing test).
+func e2eLogger() *slog.Logger {
+	if os.Getenv("HONUA_GITOPS_E2E_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -158,13 +158,16 @@ func (a *App) onWorkflowRun(ctx context.Context, ev Event) error {
 	}
 	d := st.deployments[ref.env]
 	if why := a.gateMismatch(d, ref); why != "" {
-		return nil // not a run the App asked for: nothing to link
+		// Not a run the App asked for: nothing to link.
+		LoggerFrom(ctx).Info("a gate run names no deployment of the App", "repo", repo.String(), "run", run.GetID(), "why", why)
+		return nil
 	}
 	latest, err := a.latestStatus(ctx, st.gh, repo, d.GetID())
 	if err != nil {
 		return err
 	}
 	if latest.GetState() != gate.StatePending {
+		LoggerFrom(ctx).Info("a gate run for a deployment that no longer waits", "repo", repo.String(), "run", run.GetID(), "state", latest.GetState())
 		return nil
 	}
 	if _, _, err := st.gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, d.GetID(), &github.DeploymentStatusRequest{

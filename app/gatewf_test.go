@@ -19,7 +19,7 @@ func TestGateTitle(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"honua gate: production #42 " + sha,                                 // no digest
+		"honua gate: production #42 " + sha, // no digest
 		"honua gate: production #0 " + sha + " " + digest,                   // no deployment 0
 		"honua gate: production #42 " + strings.ToUpper(sha) + " " + digest, // GitHub shas are lowercase
 		"honua gate: production #42 " + sha + " sha1:" + strings.Repeat("c", 40),

@@ -128,12 +128,14 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		log.Info("webhook ignored: unknown event")
 		s.reply(w, http.StatusAccepted, name, resultUnknownEvent)
 		return
-	case name != "deployment_status" && s.isBot(head.Sender.Login):
+	case !fromBotAllowed[name] && s.isBot(head.Sender.Login):
 		// The App's own actions (its comments, check runs, deployments)
-		// come back as events; acting on them would loop. Deployment
-		// statuses are the exception: a runner may report with the App's
-		// identity, and the handler tells the App's own states (pending,
-		// queued) from the runner's.
+		// come back as events; acting on them would loop. The exceptions:
+		// deployment statuses (a runner may report with the App's
+		// identity; the handler tells the App's own states, pending and
+		// queued, from the runner's), and the gate runs the App dispatches
+		// (their workflow_run and protection-rule requests name the App as
+		// sender; their handlers only link and answer, never dispatch).
 		log.Debug("webhook ignored: sent by the App itself")
 		s.reply(w, http.StatusAccepted, name, resultIgnoredBot)
 		return
@@ -308,3 +310,6 @@ func repairTimestamps(payload []byte) ([]byte, bool) {
 	}
 	return buf.Bytes(), true
 }
+
+// fromBotAllowed are the events handled even when the App's bot sent them.
+var fromBotAllowed = map[string]bool{"deployment_status": true, "workflow_run": true, "deployment_protection_rule": true}

@@ -51,9 +51,12 @@ var (
 )
 
 type workflowRun struct {
-	ID              int64
-	Workflow        *workflow
-	Name            string
+	ID       int64
+	Workflow *workflow
+	Name     string
+	// Title is the run's display_title: its run-name with the inputs
+	// filled in, else the workflow's name.
+	Title           string
 	RunNumber       int
 	Event           string
 	HeadSHA         string
@@ -226,9 +229,12 @@ func (s *Server) dispatch(ctx context.Context, rp *repo, key, ref string, inputs
 func (s *Server) startRunLocked(rp *repo, wf *workflow, def *workflowDef, sha, branch string, isTag bool, headCommit map[string]any, inputs map[string]string, actor *user, out *[]hookOut) *workflowRun {
 	rp.nextRun++
 	run := &workflowRun{
-		ID: s.id(), Workflow: wf, Name: def.Name, RunNumber: rp.nextRun, Event: "workflow_dispatch",
+		ID: s.id(), Workflow: wf, Name: def.Name, Title: def.Name, RunNumber: rp.nextRun, Event: "workflow_dispatch",
 		HeadSHA: sha, HeadBranch: branch, HeadIsTag: isTag, HeadCommit: headCommit, Actor: actor, TriggeringActor: actor,
 		Status: "queued", Created: s.now(), Updated: s.now(), Inputs: inputs, CheckSuiteID: s.id(),
+	}
+	if def.RunName != "" {
+		run.Title = resolveExpr(def.RunName, inputs)
 	}
 	rp.Runs = append(rp.Runs, run)
 	for _, jd := range def.Jobs {
@@ -737,7 +743,7 @@ func (s *Server) runJSON(rp *repo, run *workflowRun) map[string]any {
 		"artifacts_url": api + "/artifacts", "cancel_url": api + "/cancel", "rerun_url": api + "/rerun", "previous_attempt_url": nil,
 		"workflow_url": fmt.Sprintf("%s/repos/%s/actions/workflows/%d", s.URL(), rp.FullName(), run.Workflow.ID),
 		"head_commit":  run.HeadCommit, "repository": repoJSON, "head_repository": repoJSON, "head_repository_id": rp.ID,
-		"display_title": run.Name,
+		"display_title": run.Title,
 	}
 }
 

@@ -160,7 +160,9 @@ func TestDispatchValidation(t *testing.T) {
 		t.Errorf("refused dispatches made runs: %+v", runs)
 	}
 	// actions: read is not enough to dispatch.
-	ro := newActionsFixture(t, githubsim.Options{Permissions: githubsim.DefaultPermissions()})
+	readOnly := githubsim.DefaultPermissions()
+	readOnly["actions"] = "read"
+	ro := newActionsFixture(t, githubsim.Options{Permissions: readOnly})
 	resp, _ := ro.gh.Actions.CreateWorkflowDispatchEventByFileName(ctx, org, name, gateFile, github.CreateWorkflowDispatchEventRequest{Ref: "main", Inputs: full})
 	if resp == nil || resp.StatusCode != 403 {
 		t.Errorf("dispatch with actions: read: %v, want 403", resp)
@@ -512,7 +514,13 @@ func TestCustomRuleOfAnotherApp(t *testing.T) {
 // TestCustomRulePlans: custom rules in a private repository need GitHub
 // Enterprise; the event is delivered only when subscribed.
 func TestCustomRulePlans(t *testing.T) {
-	f := newActionsFixture(t, githubsim.Options{Plan: githubsim.PlanTeam, Events: append(githubsim.DefaultEvents(), "workflow_run")})
+	var noRule []string
+	for _, ev := range githubsim.DefaultEvents() {
+		if ev != "deployment_protection_rule" {
+			noRule = append(noRule, ev)
+		}
+	}
+	f := newActionsFixture(t, githubsim.Options{Plan: githubsim.PlanTeam, Events: noRule})
 	slug := strings.TrimSuffix(f.sim.BotLogin(), "[bot]")
 	f.sim.SetRepoPrivate(f.repo, true)
 	if err := f.sim.SetEnvironment(f.repo, githubsim.Environment{Name: "production", CustomRules: []string{slug}}); !errors.Is(err, githubsim.ErrPlan) {

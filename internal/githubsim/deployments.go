@@ -302,6 +302,11 @@ type Deployment struct {
 	States      []string // oldest first
 	// Descriptions are the statuses' descriptions, as States.
 	Descriptions []string
+	// Creator is who created it: the App's bot, or github-actions[bot]
+	// for an Actions job's.
+	Creator string
+	// LogURL is the latest status's log_url.
+	LogURL string
 }
 
 // Deployments lists a repository's deployments, oldest first.
@@ -315,6 +320,12 @@ func (s *Server) Deployments(fullName string) []Deployment {
 	var out []Deployment
 	for _, d := range r.Deployments {
 		v := Deployment{ID: d.ID, SHA: d.SHA, Ref: d.Ref, Task: d.Task, Environment: d.Environment, Payload: d.Payload}
+		if d.Creator != nil {
+			v.Creator = d.Creator.Login
+		}
+		if n := len(d.Statuses); n > 0 {
+			v.LogURL = d.Statuses[n-1].LogURL
+		}
 		for _, st := range d.Statuses {
 			v.States = append(v.States, st.State)
 			v.Descriptions = append(v.Descriptions, st.Description)

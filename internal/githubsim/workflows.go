@@ -27,6 +27,7 @@ const maxDispatchInputs = 25
 type workflowDef struct {
 	Path     string // .github/workflows/x.yml
 	Name     string // name:, or the path when missing
+	RunName  string // run-name:, an expression over the inputs; "" for none
 	Dispatch bool   // on: workflow_dispatch
 	Inputs   []workflowInput
 	Jobs     []workflowJobDef // in file order
@@ -70,6 +71,9 @@ func parseWorkflow(p string, data []byte) *workflowDef {
 	root := doc.Content[0]
 	if n := mapGet(root, "name"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 		def.Name = n.Value
+	}
+	if n := mapGet(root, "run-name"); n != nil && n.Kind == yaml.ScalarNode {
+		def.RunName = n.Value
 	}
 	// "on" is YAML 1.1's true for some parsers; yaml.v3 keeps the key "on".
 	on := mapGet(root, "on")

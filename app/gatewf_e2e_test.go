@@ -1,0 +1,195 @@
+package app
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/honua-io/honua-gitops/internal/githubsim"
+)
+
+// gateMode commits the gate workflow and a policy that approves production
+// in GitHub's dialog (the repository's mode) and staging with the App's
+// buttons (its own), to main.
+func (e *e2e) gateMode() {
+	e.t.Helper()
+	pol, err := os.ReadFile("../samples/config/.gitops/deployment-policy.yaml")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := strings.Replace(string(pol), "  staging:\n", "  staging:\n    approvals: app\n", 1)
+	p += "\napprovals: github-environment\n"
+	if _, err := e.sim.Push(e.ctx, e2eRepo, "main", "mkalani", "Approve production in GitHub's dialog",
+		githubsim.FileChange{Path: GateWorkflowPath, Content: GateWorkflow},
+		githubsim.FileChange{Path: ".gitops/deployment-policy.yaml", Content: []byte(p)}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.flush()
+}
+
+// gateRuns are the gate runs of the App's deployment id.
+func (e *e2e) gateRuns(id int64) []githubsim.WorkflowRun {
+	var out []githubsim.WorkflowRun
+	for _, r := range e.sim.WorkflowRuns(e2eRepo) {
+		if r.WorkflowPath == GateWorkflowPath && r.Inputs["deployment_id"] == strconv.FormatInt(id, 10) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// review gives a review in GitHub's dialog of run.
+func (e *e2e) review(runID int64, login, state, comment string) error {
+	e.t.Helper()
+	err := e.sim.ReviewPendingDeployments(e2eRepo, runID, login, []string{"production"}, state, comment)
+	e.flush()
+	return err
+}
+
+// TestReviewInGitHubDialog: production is approved in GitHub's own
+// dialog. The merge dispatches a gate run and links it; GitHub refuses a
+// non-reviewer; the App refuses the author's own approval (the policy
+// forbids it) and asks again with a new gate run; /approve is pointed at
+// the dialog; a lead's approval queues the deployment. Staging, in the
+// App's mode on the same repository, still has its buttons. GitHub's own
+// deployments for the gate jobs are not the App's.
+func TestReviewInGitHubDialog(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.gateMode()
+	n, _ := e.openPR("bike-lanes", "kai", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+
+	// Staging: the App's buttons.
+	if r, _ := e.run(merge, "honua/deploy (staging)"); len(r.Actions) != 2 {
+		t.Errorf("staging (approvals: app) has no buttons: %+v", r.Actions)
+	}
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	e.clock.Advance(3 * 60 * 60 * 1e9) // production's 2h soak after staging
+
+	// Production: a gate run, linked from the deployment and the PR.
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if len(runs) != 1 || runs[0].Inputs["environment"] != "production" || runs[0].Inputs["sha"] != merge || !strings.HasPrefix(runs[0].Inputs["order_digest"], "sha256:") {
+		t.Fatalf("gate runs for production: %+v", runs)
+	}
+	first := runs[0]
+	st, desc := e.state(merge, "production")
+	if st != "pending" || !strings.HasPrefix(desc, "waiting for review in GitHub") {
+		t.Errorf("production: %s %q, want pending, waiting for review in GitHub", st, desc)
+	}
+	if d := e.deployments(merge)["production"][0]; !strings.Contains(d.LogURL, "/actions/runs/"+strconv.FormatInt(first.ID, 10)) {
+		t.Errorf("the deployment does not link the gate run: %q", d.LogURL)
+	}
+	if r, _ := e.run(merge, "honua/deploy (production)"); len(r.Actions) != 0 || !strings.Contains(r.Summary, "Review deployments") {
+		t.Errorf("production's deploy run: buttons %v, summary %q", r.Actions, r.Summary)
+	}
+	if cs := e.botComments(n); !strings.Contains(strings.Join(cs, "\n"), "waiting for review in GitHub") {
+		t.Errorf("no PR comment links the review")
+	}
+	githubMade := 0
+	for _, d := range e.sim.Deployments(e2eRepo) {
+		if d.Creator == "github-actions[bot]" && d.Environment == "production" {
+			githubMade++
+		}
+	}
+	if githubMade != 1 || len(e.deployments(merge)["production"]) != 1 {
+		t.Errorf("GitHub's deployments for the gate job: %d; the App's: %d", githubMade, len(e.deployments(merge)["production"]))
+	}
+
+	// /approve is pointed at the dialog.
+	e.comment(n, "lkeawe", "/approve production")
+	if cs := e.botComments(n); !strings.Contains(cs[len(cs)-1], "Review deployments dialog") {
+		t.Errorf("/approve in the dialog's mode: %q", cs[len(cs)-1])
+	}
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Fatalf("production after /approve: %s", st)
+	}
+
+	// GitHub refuses a non-reviewer.
+	if err := e.review(first.ID, "bob", "approved", ""); !errors.Is(err, githubsim.ErrNotReviewer) {
+		t.Errorf("bob's review: %v, want GitHub's not-a-reviewer refusal", err)
+	}
+	// kai, a lead, wrote the change: GitHub lets him approve (the App
+	// dispatched the run), the App's policy does not, and asks again.
+	if err := e.review(first.ID, "kai", "approved", "lgtm"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Fatalf("production after the author's own approval: %s", st)
+	}
+	if cs := e.botComments(n); !strings.Contains(cs[len(cs)-1], "kai") {
+		t.Errorf("the refusal of kai's approval does not say why: %q", cs[len(cs)-1])
+	}
+	runs = e.gateRuns(prod.ID)
+	if len(runs) != 2 || runs[1].Status == "completed" {
+		t.Fatalf("after a refused approval: %d gate runs %+v, want a second, waiting", len(runs), runs)
+	}
+	// lkeawe approves the new run in the dialog: the deployment is queued.
+	if err := e.review(runs[1].ID, "lkeawe", "approved", "ship it"); err != nil {
+		t.Fatal(err)
+	}
+	st, desc = e.state(merge, "production")
+	if st != "queued" || !strings.Contains(desc, "lkeawe") {
+		t.Fatalf("production after lkeawe's approval: %s %q, want queued", st, desc)
+	}
+	if r, _ := e.run(merge, "honua/deploy (production)"); !strings.Contains(r.Summary, "github-environment") {
+		t.Errorf("the deploy run does not say where the approval came from: %q", r.Summary)
+	}
+	// Redelivered, the review does nothing more.
+	before := len(e.botComments(n))
+	for _, d := range e.sim.DeliveriesOf("deployment_review", "approved") {
+		if err := e.sim.Redeliver(d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.flush()
+	if after := len(e.botComments(n)); after != before {
+		t.Errorf("redelivered webhooks wrote %d more comments", after-before)
+	}
+}
+
+// TestReviewInGitHubRejectAndSuperseded: a rejection in the dialog fails
+// the deployment with the reviewer's words; an approval of a gate run
+// whose deployment a newer merge superseded does nothing, and says why.
+func TestReviewInGitHubRejectAndSuperseded(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.gateMode()
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if len(runs) != 1 {
+		t.Fatalf("%d gate runs", len(runs))
+	}
+	if err := e.review(runs[0].ID, "lkeawe", "rejected", "wait for the assessor"); err != nil {
+		t.Fatal(err)
+	}
+	if st, desc := e.state(merge, "production"); st != "failure" || !strings.Contains(desc, "rejected by lkeawe: wait for the assessor") {
+		t.Errorf("production after the rejection: %s %q", st, desc)
+	}
+
+	// A second change supersedes the first's production deployment before
+	// its (new) gate run is reviewed.
+	n2, _ := e.openPR("bike-lanes-2", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "title: Bike lanes", "title: Bike lanes and paths", 1)})
+	merge2 := e.merge(n2, "bob")
+	prod2 := e.deployments(merge2)["production"][0]
+	runs2 := e.gateRuns(prod2.ID)
+	n3, _ := e.openPR("bike-lanes-3", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": strings.Replace(bikeLanes, "title: Bike lanes", "title: Bike routes", 1)})
+	e.merge(n3, "bob")
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.review(runs2[0].ID, "lkeawe", "approved", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.state(merge2, "production"); st == "queued" {
+		t.Errorf("a superseded deployment was queued by its late gate approval")
+	}
+	cs := e.botComments(n2)
+	if !strings.Contains(cs[len(cs)-1], "nothing to approve") && !strings.Contains(cs[len(cs)-1], "does nothing") {
+		t.Errorf("the late approval is not answered with why: %q", cs[len(cs)-1])
+	}
+}
