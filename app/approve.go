@@ -164,7 +164,7 @@ func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, s
 		if st.fromDialog && kind == gate.KindApprove {
 			// GitHub let the gate run go on; the deployment needs another
 			// review: a new gate run asks for it.
-			return a.requestReview(ctx, st.gh, st.m.repo, "", env, d)
+			return a.reviewAgain(ctx, st.gh, st.m.repo, env, d)
 		}
 		return nil
 	}
@@ -262,10 +262,11 @@ func (a *App) reevaluateEnv(ctx context.Context, st *mergeState, env string) err
 			return err
 		}
 	}
-	if inGitHub && st.fromDialog && dec.State == gate.WaitingApproval {
-		// The review counted but is not enough (the policy wants more):
-		// a new gate run asks for the next.
-		if err := a.requestReview(ctx, st.gh, repo, "", env, d); err != nil {
+	if inGitHub && dec.State == gate.WaitingApproval {
+		// Still waiting for a review and no gate run asks for it (the last
+		// one's review did not suffice, a protection rule rejected it
+		// during a blackout, it timed out): a new gate run asks.
+		if err := a.reviewAgain(ctx, st.gh, repo, env, d); err != nil {
 			return err
 		}
 	}

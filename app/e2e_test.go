@@ -1109,14 +1109,11 @@ func TestMissedReviewWebhooks(t *testing.T) {
 	}
 }
 
-// TestRunnerDeploysWhatTheAppQueued: the whole chain. The App queues
-// development on merge; a runner (reconciler/runner) polling GitHub
-// verifies the App's signed order, applies the document to a Honua
-// stand-in and reports success; the App shows it on honua/deploy and says
-// it once in the pull request. A staging deployment still waiting for
-// approval is not touched.
-func TestRunnerDeploysWhatTheAppQueued(t *testing.T) {
-	e := newE2E(t, e2eOptions{})
+// runner is a runner of env beside a Honua stand-in, trusting the App's
+// order key, on the emulator's clock.
+func (e *e2e) runner(name string) (*runner.Runner, *honuasim.Server) {
+	t := e.t
+	t.Helper()
 	dir := t.TempDir()
 	live := filepath.Join(dir, "metadata.json")
 	honua := honuasim.New(t, honuasim.Options{MetadataPath: live})
@@ -1128,23 +1125,33 @@ func TestRunnerDeploysWhatTheAppQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	env := func(name string) runner.Environment {
-		return runner.Environment{Name: name, URL: "https://" + name + ".gis.kailua.example", RollbackOnFailure: true,
-			Applier: &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state-"+name), Honua: &runner.HonuaClient{BaseURL: honua.URL()},
-				Now: e.clock.Now, Sleep: func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() }}}
-	}
+	t.Cleanup(func() { m.Close() })
+	env := runner.Environment{Name: name, URL: "https://" + name + ".gis.kailua.example", RollbackOnFailure: true,
+		Applier: &apply.Applier{MetadataPath: live, StateDir: filepath.Join(dir, "state-"+name), Honua: &runner.HonuaClient{BaseURL: honua.URL()},
+			Now: e.clock.Now, Sleep: func(ctx context.Context, d time.Duration) error { e.clock.Advance(d); return ctx.Err() }}}
 	r, err := runner.New(runner.Config{
 		Repo: e2eRepo, GitHub: gh, Mirror: m, AppBot: e.sim.BotLogin(),
 		Token:   func(ctx context.Context) (string, error) { return e.svc.clients.Token(ctx, e.inst) },
 		Keys:    order.Keys(e.key.Public().(ed25519.PublicKey)),
 		Secrets: func(name string) (string, bool) { return "s3cret", true },
 		Now:     e.clock.Now, ID: "kailua-dc1",
-		Environments: []runner.Environment{env("development")},
+		Environments: []runner.Environment{env},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, honua
+}
+
+// TestRunnerDeploysWhatTheAppQueued: the whole chain. The App queues
+// development on merge; a runner (reconciler/runner) polling GitHub
+// verifies the App's signed order, applies the document to a Honua
+// stand-in and reports success; the App shows it on honua/deploy and says
+// it once in the pull request. A staging deployment still waiting for
+// approval is not touched.
+func TestRunnerDeploysWhatTheAppQueued(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	r, honua := e.runner("development")
 	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
 	merge := e.merge(n, "bob")
 	if err := r.Poll(e.ctx); err != nil {

@@ -327,12 +327,70 @@ func (a *App) answerProtectionRule(ctx context.Context, inst int64, gh *github.C
 	switch {
 	case dec.State == gate.Denied:
 		return answer("rejected", "honua-gitops: "+dec.Description)
+	case blackout(v) != nil:
+		// A blackout lasts days: the job is not left waiting through it.
+		// The App's deployment waits; when the blackout ends and it still
+		// needs a review, a new gate run asks for it.
+		f := blackout(v)
+		return answer("rejected", "honua-gitops: "+f.Message+"; the App asks for review again when it ends")
 	case v.Gated():
-		// A gate of time: the answer waits for it (Sweep answers).
+		// A window or a soak: the answer waits for it (Sweep answers).
 		LoggerFrom(ctx).Info("protection rule waits for a gate of time", "repo", repo.String(), "run", runID, "env", env, "until", dec.Until)
 		return nil
 	}
 	return answer("approved", fmt.Sprintf("honua-gitops: the deployment policy (%s) allows deploying %s to %s", shortDigest(st.ev.report.PolicyDigest), short(ref.sha), env))
+}
+
+// blackout is the verdict's blackout gate, if one holds the deployment.
+func blackout(v policy.Verdict) *policy.Finding {
+	for i := range v.Deny {
+		if v.Deny[i].Gate == policy.GateBlackout {
+			return &v.Deny[i]
+		}
+	}
+	return nil
+}
+
+// maxGateRuns bounds the gate runs the App dispatches for one deployment:
+// past it, something keeps ending them without a decision, and asking
+// again would only spend the rate limit.
+const maxGateRuns = 10
+
+// gateRuns counts the gate runs of deployment id among the latest 100,
+// and those not completed yet.
+func (a *App) gateRuns(ctx context.Context, gh *github.Client, repo repoName, id int64) (all, active int, err error) {
+	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 100}})
+	if err != nil {
+		var ge *github.ErrorResponse
+		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
+			return 0, 0, nil
+		}
+		return 0, 0, fmt.Errorf("listing gate runs: %w", err)
+	}
+	for _, r := range runs.WorkflowRuns {
+		if ref, ok := parseGateTitle(r.GetDisplayTitle()); ok && ref.deploymentID == id {
+			all++
+			if r.GetStatus() != "completed" {
+				active++
+			}
+		}
+	}
+	return all, active, nil
+}
+
+// reviewAgain dispatches a new gate run for the App's deployment d of env
+// unless one is still active (another would only ask twice), or
+// maxGateRuns were dispatched already.
+func (a *App) reviewAgain(ctx context.Context, gh *github.Client, repo repoName, env string, d *github.Deployment) error {
+	all, active, err := a.gateRuns(ctx, gh, repo, d.GetID())
+	if err != nil || active > 0 {
+		return err
+	}
+	if all >= maxGateRuns {
+		LoggerFrom(ctx).Warn("not asking for review again", "repo", repo.String(), "deployment", d.GetID(), "gate_runs", all)
+		return nil
+	}
+	return a.requestReview(ctx, gh, repo, "", env, d)
 }
 
 // sweepProtectionRules answers the App's protection rules that wait on a

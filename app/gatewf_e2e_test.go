@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 )
@@ -138,6 +139,20 @@ func TestReviewInGitHubDialog(t *testing.T) {
 	if r, _ := e.run(merge, "honua/deploy (production)"); !strings.Contains(r.Summary, "github-environment") {
 		t.Errorf("the deploy run does not say where the approval came from: %q", r.Summary)
 	}
+	// The runner applies the App's deployment, not GitHub's own.
+	r, honua := e.runner("production")
+	if err := r.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if st, desc := e.state(merge, "production"); st != "success" || !strings.Contains(string(honua.Loaded()), `"bike-lanes"`) {
+		t.Errorf("production after the runner: %s %q", st, desc)
+	}
+	for _, d := range e.sim.Deployments(e2eRepo) {
+		if d.Creator == "github-actions[bot]" && contains(d.States, "in_progress") && len(d.Descriptions) > 0 && strings.Contains(strings.Join(d.Descriptions, " "), "kailua-dc1") {
+			t.Errorf("the runner claimed GitHub's gate deployment %d: %v", d.ID, d.Descriptions)
+		}
+	}
 	// Redelivered, the review does nothing more.
 	before := len(e.botComments(n))
 	for _, d := range e.sim.DeliveriesOf("deployment_review", "approved") {
@@ -192,4 +207,158 @@ func TestReviewInGitHubRejectAndSuperseded(t *testing.T) {
 	if !strings.Contains(cs[len(cs)-1], "nothing to approve") && !strings.Contains(cs[len(cs)-1], "does nothing") {
 		t.Errorf("the late approval is not answered with why: %q", cs[len(cs)-1])
 	}
+}
+
+// protectedByApp makes the App production's custom deployment protection
+// rule, beside its required reviewers.
+func (e *e2e) protectedByApp() {
+	e.t.Helper()
+	slug := strings.TrimSuffix(e.sim.BotLogin(), "[bot]")
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "production", PreventSelfReview: true, CustomRules: []string{slug},
+		Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua-gis/gis-leads"}, {Type: "User", Name: "lkeawe"}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// gateRun is the gate run id, as the emulator has it now.
+func (e *e2e) gateRun(id int64) githubsim.WorkflowRun {
+	for _, r := range e.sim.WorkflowRuns(e2eRepo) {
+		if r.ID == id {
+			return r
+		}
+	}
+	e.t.Fatalf("no run %d", id)
+	return githubsim.WorkflowRun{}
+}
+
+// TestProtectionRuleWaitsForTheWindow: with the App as production's
+// protection rule, a gate run on a Monday (production's windows are
+// Tuesday to Thursday) waits on the App even after a reviewer approved;
+// when the window opens, the sweeper approves the rule and the job runs,
+// and the App's deployment is queued.
+func TestProtectionRuleWaitsForTheWindow(t *testing.T) {
+	monday := nextTuesday10HST(time.Now()).AddDate(0, 0, 6)
+	e := newE2E(t, e2eOptions{start: monday})
+	e.gateMode()
+	e.protectedByApp()
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if len(runs) != 1 {
+		t.Fatalf("%d gate runs", len(runs))
+	}
+	if got := len(e.sim.DeliveriesOf("deployment_protection_rule", "requested")); got != 1 {
+		t.Fatalf("%d protection-rule requests, want 1", got)
+	}
+	if err := e.review(runs[0].ID, "lkeawe", "approved", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.gateRun(runs[0].ID); r.Status == "completed" {
+		t.Fatalf("the gate run went on on a Monday: %+v", r)
+	}
+	if st, desc := e.state(merge, "production"); st != "pending" || !strings.Contains(desc, "window") {
+		t.Errorf("production on Monday: %s %q, want pending for the window", st, desc)
+	}
+	// Tuesday 10:00: the window is open, the soak over, lkeawe's approval
+	// (24h approvalExpiry) still counts.
+	e.clock.Advance(24 * time.Hour)
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if err := e.sim.AdvanceActions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if r := e.gateRun(runs[0].ID); r.Status != "completed" || r.Conclusion != "success" {
+		t.Errorf("the gate run after the window opened: %s %s, want completed success", r.Status, r.Conclusion)
+	}
+	if st, desc := e.state(merge, "production"); st != "queued" {
+		t.Errorf("production on Tuesday: %s %q, want queued", st, desc)
+	}
+}
+
+// TestProtectionRuleRejectsDuringABlackout: during a blackout the App's
+// rule rejects the gate job (it would wait for days) with the blackout's
+// reason; when the blackout ends the App asks for review again, approves
+// the new run's rule, and a reviewer's approval queues the deployment. A
+// job of another workflow is rejected: the rule keeps production for the
+// App's deployments.
+func TestProtectionRuleRejectsDuringABlackout(t *testing.T) {
+	start := nextTuesday10HST(time.Now())
+	e := newE2E(t, e2eOptions{start: start})
+	day := start.In(mustZone(t, "Pacific/Honolulu")).Format("2006-01-02")
+	pol, err := os.ReadFile("../samples/config/.gitops/deployment-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Replace(string(pol), "      blackoutPeriods:\n", "      blackoutPeriods:\n        - name: Map drill\n          startDate: "+day+"\n          endDate: "+day+"\n          reason: Emergency-management drill.\n", 1)
+	p = strings.Replace(p, "  staging:\n", "  staging:\n    approvals: app\n", 1) + "\napprovals: github-environment\n"
+	if _, err := e.sim.Push(e.ctx, e2eRepo, "main", "mkalani", "Drill; dialog approvals",
+		githubsim.FileChange{Path: GateWorkflowPath, Content: GateWorkflow},
+		githubsim.FileChange{Path: ".gitops/deployment-policy.yaml", Content: []byte(p)},
+		githubsim.FileChange{Path: ".github/workflows/other.yml", Content: []byte("name: other\non: workflow_dispatch\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - run: echo hi\n")}); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	e.protectedByApp()
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if len(runs) != 1 {
+		t.Fatalf("%d gate runs", len(runs))
+	}
+	if r := e.gateRun(runs[0].ID); r.Status != "completed" || r.Conclusion != "failure" {
+		t.Errorf("the gate run during the blackout: %s %s, want rejected (failure)", r.Status, r.Conclusion)
+	}
+	if st, desc := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production during the blackout: %s %q, want pending", st, desc)
+	}
+	// Another workflow's job to production is rejected by the rule.
+	otherID, err := e.sim.DispatchWorkflow(e.ctx, e2eRepo, "other.yml", "main", "mkalani", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if r := e.gateRun(otherID); r.Conclusion != "failure" {
+		t.Errorf("another workflow's production job: %s %s, want rejected", r.Status, r.Conclusion)
+	}
+	// Wednesday 10:00: the blackout is over; the sweeper asks again.
+	e.clock.Advance(24 * time.Hour)
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	runs = e.gateRuns(prod.ID)
+	if len(runs) != 2 {
+		t.Fatalf("after the blackout: %d gate runs, want a second", len(runs))
+	}
+	if err := e.review(runs[1].ID, "lkeawe", "approved", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.AdvanceActions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if r := e.gateRun(runs[1].ID); r.Status != "completed" || r.Conclusion != "success" {
+		t.Errorf("the second gate run: %s %s, want completed success", r.Status, r.Conclusion)
+	}
+	if st, desc := e.state(merge, "production"); st != "queued" {
+		t.Errorf("production after the blackout and the approval: %s %q, want queued", st, desc)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

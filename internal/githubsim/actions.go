@@ -903,11 +903,30 @@ func (s *Server) handleDispatch(w http.ResponseWriter, r *http.Request, rp *repo
 }
 
 func (s *Server) handleListRuns(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	s.listRuns(w, r, rp, nil)
+}
+
+// handleListWorkflowRuns lists the runs of one workflow ({workflow_id}:
+// its id or file name), with the filters of handleListRuns.
+func (s *Server) handleListWorkflowRuns(w http.ResponseWriter, r *http.Request, rp *repo, c *caller) {
+	def, wf := s.findWorkflow(r.Context(), rp, r.PathValue("workflow_id"))
+	if def == nil || wf == nil {
+		writeError(w, 404, "Not Found", "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow")
+		return
+	}
+	s.listRuns(w, r, rp, wf)
+}
+
+// listRuns lists rp's runs (of workflow wf, when set), newest first.
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo, wf *workflow) {
 	s.advance()
 	q := r.URL.Query()
 	s.mu.Lock()
 	var list []*workflowRun
 	for _, run := range rp.Runs {
+		if wf != nil && run.Workflow.ID != wf.ID {
+			continue
+		}
 		st := q.Get("status")
 		if (q.Get("event") == "" || q.Get("event") == run.Event) && (q.Get("head_sha") == "" || q.Get("head_sha") == run.HeadSHA) &&
 			(q.Get("branch") == "" || q.Get("branch") == run.HeadBranch) && (q.Get("actor") == "" || q.Get("actor") == run.Actor.Login) &&

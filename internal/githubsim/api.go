@@ -83,6 +83,7 @@ func (s *Server) routes() {
 	s.handle("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}", actionsRead, s.withRepo(s.handleGetWorkflow))
 	s.handle("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", actionsWrite, s.withRepo(s.handleDispatch))
 	s.handle("GET /repos/{owner}/{repo}/actions/runs", actionsRead, s.withRepo(s.handleListRuns))
+	s.handle("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", actionsRead, s.withRepo(s.handleListWorkflowRuns))
 	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}", actionsRead, s.withRepo(s.handleGetRun))
 	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", actionsRead, s.withRepo(s.handleListJobs))
 	s.handle("GET /repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments", actionsRead, s.withRepo(s.handleListPendingDeployments))

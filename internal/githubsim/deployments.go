@@ -269,7 +269,7 @@ func (s *Server) handleListDeploymentStatuses(w http.ResponseWriter, r *http.Req
 	out := []any{}
 	s.mu.Lock()
 	for _, st := range page {
-		out = append(out, s.deploymentStatusJSON(rp, d, st))
+		out = append(out, s.restDeploymentStatusJSON(rp, d, st))
 	}
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
@@ -285,7 +285,7 @@ func (s *Server) handleGetDeploymentStatus(w http.ResponseWriter, r *http.Reques
 	id, _ := pathInt(r, "status_id")
 	for _, st := range d.Statuses {
 		if st.ID == id {
-			writeJSON(w, 200, s.deploymentStatusJSON(rp, d, st))
+			writeJSON(w, 200, s.restDeploymentStatusJSON(rp, d, st))
 			return
 		}
 	}
@@ -371,4 +371,17 @@ func (s *Server) SetDeploymentStatusAs(fullName string, deploymentID int64, logi
 		s.emitDeploymentStatus(r, d, st)
 	}
 	return nil
+}
+
+// restDeploymentStatusJSON is a status as the REST API shows it. GitHub
+// gives an Actions job's deployment the state "waiting" while the job
+// waits for its environment's rules; the pinned REST description has no
+// such state (the webhook one has), so the REST answers say "pending",
+// the nearest state it allows.
+func (s *Server) restDeploymentStatusJSON(rp *repo, d *deployment, st *deploymentStatus) map[string]any {
+	m := s.deploymentStatusJSON(rp, d, st)
+	if m["state"] == "waiting" {
+		m["state"] = "pending"
+	}
+	return m
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -89,7 +90,9 @@ type Runner struct {
 	name   string
 	loader *config.Loader
 
-	mu sync.Mutex // guards refused and defaultBranch
+	mu sync.Mutex // guards refused, noted and defaultBranch
+	// noted remembers the deployments whose skipping was logged.
+	noted map[int64]bool
 	// refused remembers the deployments already answered with an error
 	// status, so that a forged order is answered once.
 	refused map[int64]bool
@@ -218,6 +221,16 @@ func (r *Runner) PollEnv(ctx context.Context, env Environment) error {
 	if err != nil {
 		return fmt.Errorf("listing deployments: %w", err)
 	}
+	// Only the App's deployments count: GitHub's own for an Actions job
+	// (github-actions[bot], the gate workflow's) and anyone else's are
+	// never applied, never newer, never what runs.
+	ds = slices.DeleteFunc(ds, func(d *github.Deployment) bool {
+		if strings.EqualFold(d.GetCreator().GetLogin(), r.cfg.AppBot) {
+			return false
+		}
+		r.noteOnce(d.GetID(), "skipping a deployment the App did not create", "deployment", d.GetID(), "env", env.Name, "by", d.GetCreator().GetLogin())
+		return true
+	})
 	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
 	for i, d := range ds {
 		st, all, err := r.statuses(ctx, d.GetID())
@@ -300,6 +313,21 @@ func (r *Runner) verify(d *github.Deployment) (order.Order, error) {
 		return order.Order{}, err
 	}
 	return o, nil
+}
+
+// noteOnce logs msg about deployment id the first time only: a poll every
+// few seconds would repeat it.
+func (r *Runner) noteOnce(id int64, msg string, args ...any) {
+	r.mu.Lock()
+	seen := r.noted[id]
+	if r.noted == nil {
+		r.noted = map[int64]bool{}
+	}
+	r.noted[id] = true
+	r.mu.Unlock()
+	if !seen {
+		r.cfg.Logger.Info(msg, args...)
+	}
 }
 
 // refuse answers a deployment whose order does not verify with an error
