@@ -23,11 +23,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/honua-io/honua-gitops/app"
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
 	"github.com/honua-io/honua-gitops/reconciler/order"
@@ -55,6 +57,10 @@ type Options struct {
 	// SimLogPath records every exchange with the emulator as JSON lines
 	// (githubsim's Options.LogPath); empty: HONUA_GITOPS_SIM_LOG.
 	SimLogPath string
+	// Approvals is production's approval mode: "app" (the default: the
+	// Approve button) or "github-environment" (GitHub's Review
+	// deployments dialog on the gate workflow).
+	Approvals string
 }
 
 // Run starts everything, plays the story and cleans up.
@@ -219,6 +225,26 @@ func (d *demo) setup() error {
 	src := filepath.Join(d.dir, "samples", "config")
 	if err := writeSample("config", src); err != nil {
 		return err
+	}
+	if d.o.Approvals == policy.ApprovalsGitHubEnvironment {
+		// Production is approved in GitHub's dialog: the gate workflow and
+		// the policy's approvals line go in with the repository.
+		pol := filepath.Join(src, ".gitops", "deployment-policy.yaml")
+		b, err := os.ReadFile(pol)
+		if err != nil {
+			return err
+		}
+		text := strings.Replace(string(b), "  production:\n", "  production:\n    approvals: github-environment\n", 1)
+		if err := os.WriteFile(pol, []byte(text), 0o644); err != nil {
+			return err
+		}
+		wf := filepath.Join(src, filepath.FromSlash(app.GateWorkflowPath))
+		if err := os.MkdirAll(filepath.Dir(wf), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(wf, app.GateWorkflow, 0o644); err != nil {
+			return err
+		}
 	}
 	if _, err := d.sim.CreateRepo(d.ctx, Repo, "main", src); err != nil {
 		return err

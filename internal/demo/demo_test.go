@@ -56,3 +56,31 @@ func TestDemo(t *testing.T) {
 		t.Errorf("development does not serve PR #1's bike lanes after /rollback")
 	}
 }
+
+// TestDemoReviewInGitHub: with --approvals github-environment, production
+// is approved in GitHub's own dialog of the App's gate run, and the App
+// counts the approval.
+func TestDemoReviewInGitHub(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, Options{Out: &out, Approvals: "github-environment"}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		`the App dispatched the gate workflow "honua gate"`,
+		`GitHub holds the job "gate" at the environment production: waiting`,
+		"deployment status: pending: waiting for review in GitHub",
+		`lkeawe approves in GitHub's "Review deployments" dialog`,
+		"approved deploying",
+		"production is held by",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the timeline lacks %q\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, `lkeawe clicks Approve on "honua/deploy (production)"`) {
+		t.Errorf("the dialog story clicks the App's button")
+	}
+}

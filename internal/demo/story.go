@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/honua-io/honua-gitops/app"
 	"github.com/honua-io/honua-gitops/internal/githubsim"
+	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/samples"
 )
 
@@ -101,9 +103,15 @@ func (d *demo) story() error {
 	d.showDeployments(good, "staging")
 	d.showCollection("staging", "transportation::bike-lanes")
 
-	d.section("lkeawe clicks Approve on \"honua/deploy (production)\"")
-	if err := d.click(good, "production", "approve", "lkeawe"); err != nil {
-		return err
+	if d.o.Approvals == policy.ApprovalsGitHubEnvironment {
+		if err := d.reviewInGitHub(good, pr1); err != nil {
+			return err
+		}
+	} else {
+		d.section("lkeawe clicks Approve on \"honua/deploy (production)\"")
+		if err := d.click(good, "production", "approve", "lkeawe"); err != nil {
+			return err
+		}
 	}
 	if err := d.settle(); err != nil {
 		return err
@@ -277,10 +285,12 @@ func orStatus(r githubsim.CheckRun) string {
 	return r.Status
 }
 
+// deployments are the App's deployments of sha to env (not the ones
+// GitHub makes for the gate workflow's job).
 func (d *demo) deployments(sha, env string) []githubsim.Deployment {
 	var out []githubsim.Deployment
 	for _, dep := range d.sim.Deployments(Repo) {
-		if dep.SHA == sha && dep.Environment == env {
+		if dep.SHA == sha && dep.Environment == env && dep.Creator == d.sim.BotLogin() {
 			out = append(out, dep)
 		}
 	}
@@ -475,4 +485,37 @@ func trimLines(s string, n int) []string {
 		out = append(out, fmt.Sprintf("… (%d more lines)", left))
 	}
 	return out
+}
+
+// reviewInGitHub is production's approval in GitHub's own dialog: the
+// App's gate run waits for the environment's reviewers; lkeawe approves it
+// there.
+func (d *demo) reviewInGitHub(sha string, pr int) error {
+	p := d.printf
+	d.section("production waits for review in GitHub (approvals: github-environment)")
+	var gate githubsim.WorkflowRun
+	for _, r := range d.sim.WorkflowRuns(Repo) {
+		if r.WorkflowPath == app.GateWorkflowPath && r.Inputs["sha"] == sha && r.Inputs["environment"] == "production" {
+			gate = r
+		}
+	}
+	if gate.ID == 0 {
+		return fmt.Errorf("the App dispatched no gate run for production")
+	}
+	p("  the App dispatched the gate workflow %q (run %d) for its deployment %s\n", gate.Name, gate.ID, gate.Inputs["deployment_id"])
+	p("  GitHub holds the job \"gate\" at the environment production: %s; required reviewers: gis-leads, lkeawe\n", gate.Status)
+	if st, desc := d.state(sha, "production"); st != "" {
+		p("  deployment status: %s: %s\n", st, desc)
+	}
+	d.showLastComment(pr)
+	d.section("lkeawe approves in GitHub's \"Review deployments\" dialog: \"Bike lanes look right\"")
+	if err := d.sim.ReviewPendingDeployments(Repo, gate.ID, "lkeawe", []string{"production"}, "approved", "Bike lanes look right"); err != nil {
+		return err
+	}
+	if err := d.flush(); err != nil {
+		return err
+	}
+	p("  GitHub records the approval (GET /actions/runs/%d/approvals) and sends deployment_review approved;\n", gate.ID)
+	p("  the App counts it as lkeawe's approval, via github-environment\n")
+	return nil
 }
