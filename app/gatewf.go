@@ -233,19 +233,104 @@ func (a *App) onDeploymentReview(ctx context.Context, ev Event) error {
 	if ev.Action == "rejected" {
 		kind = gate.KindReject
 	}
+	return a.actOnGateReview(ctx, ev.InstallationID, repo, run.GetID(), ref, reviewer, kind, e.GetComment())
+}
+
+// actOnGateReview acts once on the review of gate run runID (which asks
+// for ref): from its deployment_review webhook, or from the run's
+// approvals when the sweeper finds a webhook was missed. The App's reply
+// in the pull request marks the run as handled, for every replica and
+// after restarts.
+func (a *App) actOnGateReview(ctx context.Context, inst int64, repo repoName, runID int64, ref gateRef, reviewer, kind, comment string) error {
 	unlock := a.locks.lock("deploy:" + repo.String())
-	st, err := a.loadMerge(ctx, ev.InstallationID, repo, ref.sha)
+	st, err := a.loadMerge(ctx, inst, repo, ref.sha)
 	if err != nil {
 		unlock()
 		return err
 	}
+	if st.m.pull.Number != 0 {
+		comments, err := a.comments(ctx, st.gh, repo, st.m.pull.Number)
+		if err != nil {
+			unlock()
+			return err
+		}
+		if a.replied(comments, -runID) {
+			unlock()
+			return nil
+		}
+	}
 	if why := a.gateMismatch(st.deployments[ref.env], ref); why != "" {
 		defer unlock()
-		LoggerFrom(ctx).Info("a review of a gate run that names no pending deployment", "repo", repo.String(), "run", run.GetID(), "why", why)
-		return a.replyOnce(ctx, st, -run.GetID(), checks.RefusalComment(fmt.Sprintf("the %s by %s in GitHub (gate run %d) does nothing: %s.", reviewWord(kind), reviewer, run.GetID(), why)))
+		LoggerFrom(ctx).Info("a review of a gate run that names no pending deployment", "repo", repo.String(), "run", runID, "why", why)
+		return a.replyOnce(ctx, st, -runID, checks.RefusalComment(fmt.Sprintf("the %s by %s in GitHub (gate run %d) does nothing: %s.", reviewWord(kind), reviewer, runID, why)))
 	}
 	unlock()
-	return a.decideDeployment(ctx, ev.InstallationID, repo, ref.sha, ref.env, reviewer, gate.ViaGitHubEnvironment, kind, e.GetComment(), -run.GetID())
+	return a.decideDeployment(ctx, inst, repo, ref.sha, ref.env, reviewer, gate.ViaGitHubEnvironment, kind, comment, -runID)
+}
+
+// runApproval is one review of GET …/actions/runs/{run_id}/approvals
+// (go-github v66 has no method for it).
+type runApproval struct {
+	Environments []struct {
+		Name string `json:"name"`
+	} `json:"environments"`
+	State   string `json:"state"`
+	Comment string `json:"comment"`
+	User    struct {
+		Login string `json:"login"`
+	} `json:"user"`
+}
+
+// sweepGateReviews acts on reviews given in GitHub's dialog whose
+// deployment_review webhooks were missed: for each recent gate run whose
+// App deployment still waits, the run's approvals say who decided.
+func (a *App) sweepGateReviews(ctx context.Context, inst int64, gh *github.Client, repo repoName) error {
+	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 30}})
+	if err != nil {
+		var ge *github.ErrorResponse
+		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		return fmt.Errorf("listing gate runs: %w", err)
+	}
+	var errs []error
+	for _, run := range runs.WorkflowRuns {
+		ref, ok := parseGateTitle(run.GetDisplayTitle())
+		if !ok {
+			continue
+		}
+		latest, err := a.latestStatus(ctx, gh, repo, ref.deploymentID)
+		if err != nil || latest.GetState() != gate.StatePending {
+			continue // gone, or no longer waiting for a review
+		}
+		req, err := gh.NewRequest("GET", fmt.Sprintf("repos/%s/%s/actions/runs/%d/approvals", repo.Owner, repo.Name, run.GetID()), nil)
+		if err != nil {
+			return err
+		}
+		var approvals []runApproval
+		if _, err := gh.Do(ctx, req, &approvals); err != nil {
+			errs = append(errs, fmt.Errorf("reading the approvals of gate run %d: %w", run.GetID(), err))
+			continue
+		}
+		for _, ap := range approvals {
+			named := false
+			for _, e := range ap.Environments {
+				named = named || e.Name == ref.env
+			}
+			if !named || (ap.State != "approved" && ap.State != "rejected") {
+				continue
+			}
+			kind := gate.KindApprove
+			if ap.State == "rejected" {
+				kind = gate.KindReject
+			}
+			if err := a.actOnGateReview(ctx, inst, repo, run.GetID(), ref, ap.User.Login, kind, ap.Comment); err != nil {
+				errs = append(errs, err)
+			}
+			break // one review decides a gate run
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func reviewWord(kind string) string {

@@ -362,3 +362,93 @@ func mustZone(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// TestMissedGateReviewIsSwept: a review given in GitHub's dialog while the
+// App was down (its deployment_review webhook lost) is found by the
+// sweeper in the run's approvals, and acted on once.
+func TestMissedGateReviewIsSwept(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.gateMode()
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	e.clock.Advance(3 * time.Hour)
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if len(runs) != 1 {
+		t.Fatalf("%d gate runs", len(runs))
+	}
+	e.down.Store(true)
+	if err := e.review(runs[0].ID, "lkeawe", "approved", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	e.down.Store(false)
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Fatalf("production while the App was down: %s", st)
+	}
+	for range 2 { // a second sweep finds nothing more to do
+		if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+			t.Fatal(err)
+		}
+		e.flush()
+	}
+	if st, desc := e.state(merge, "production"); st != "queued" || !strings.Contains(desc, "lkeawe") {
+		t.Errorf("production after the sweep: %s %q, want queued, approved by lkeawe", st, desc)
+	}
+	records := 0
+	for _, c := range e.botComments(n) {
+		if strings.Contains(c, "lkeawe") && strings.Contains(c, "approved deploying") {
+			records++
+		}
+	}
+	if records != 1 {
+		t.Errorf("%d approval records for lkeawe, want 1", records)
+	}
+	if got := len(e.gateRuns(prod.ID)); got != 1 {
+		t.Errorf("%d gate runs, want 1: the sweeper asked again for a review it had", got)
+	}
+}
+
+// TestGateWaitTimer: production's wait timer holds both GitHub's gate job
+// (counted from when the job reached the environment, as GitHub does) and
+// the App's deployment (counted from the approval: at least the timer
+// between the approval and the deployment); both go on once it ran out.
+func TestGateWaitTimer(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.gateMode()
+	if err := e.sim.SetEnvironment(e2eRepo, githubsim.Environment{Name: "production", PreventSelfReview: true, WaitTimer: 200,
+		Reviewers: []githubsim.Reviewer{{Type: "Team", Name: "kailua-gis/gis-leads"}, {Type: "User", Name: "lkeawe"}}}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.click(merge, "staging", "approve", "ana")
+	e.report(merge, "staging", "success", "deployed")
+	e.clock.Advance(2*time.Hour + time.Minute) // the soak; 12:01, inside the window
+	prod := e.deployments(merge)["production"][0]
+	runs := e.gateRuns(prod.ID)
+	if err := e.review(runs[0].ID, "lkeawe", "approved", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, desc := e.state(merge, "production"); st != "pending" || !strings.Contains(desc, "wait timer") {
+		t.Errorf("production just after the approval: %s %q, want pending on the wait timer", st, desc)
+	}
+	if r := e.gateRun(runs[0].ID); r.Status == "completed" {
+		t.Errorf("GitHub ran the gate job before its wait timer: %+v", r)
+	}
+	e.clock.Advance(201 * time.Minute) // 15:22: both timers ran out, the window is open
+	if err := e.sim.AdvanceActions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.app.Sweep(e.ctx, e.svc.clients); err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if st, desc := e.state(merge, "production"); st != "queued" {
+		t.Errorf("production after the wait timer: %s %q, want queued", st, desc)
+	}
+	if r := e.gateRun(runs[0].ID); r.Status != "completed" || r.Conclusion != "success" {
+		t.Errorf("the gate job after its wait timer: %s %s", r.Status, r.Conclusion)
+	}
+}

@@ -139,6 +139,10 @@ func (a *App) sweepRepo(ctx context.Context, inst int64, gh *github.Client, repo
 			errs = append(errs, err)
 		}
 	}
+	// Reviews given in GitHub's dialog whose webhooks were missed.
+	if err := a.sweepGateReviews(ctx, inst, gh, repo); err != nil {
+		errs = append(errs, err)
+	}
 	// Pending deployments that may move on.
 	recent, _, err := gh.Repositories.ListDeployments(ctx, repo.Owner, repo.Name, &github.DeploymentsListOptions{ListOptions: github.ListOptions{PerPage: 30}})
 	if err != nil {
