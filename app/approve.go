@@ -334,7 +334,7 @@ func rejected(records []gate.Record, env, sha string) bool {
 // superseded reports whether a newer deployment of the App to d's
 // environment exists.
 func (a *App) superseded(ctx context.Context, gh *github.Client, repo repoName, d *github.Deployment) (bool, error) {
-	ds, _, err := gh.Repositories.ListDeployments(ctx, repo.Owner, repo.Name, &github.DeploymentsListOptions{Environment: d.GetEnvironment(), ListOptions: github.ListOptions{PerPage: 10}})
+	ds, _, err := gh.Repositories.ListDeployments(ctx, repo.Owner, repo.Name, &github.DeploymentsListOptions{Environment: d.GetEnvironment(), ListOptions: github.ListOptions{PerPage: 30}})
 	if err != nil {
 		return false, fmt.Errorf("listing deployments to %s: %w", d.GetEnvironment(), err)
 	}

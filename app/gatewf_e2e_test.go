@@ -452,3 +452,33 @@ func TestGateWaitTimer(t *testing.T) {
 		t.Errorf("the gate job after its wait timer: %s %s", r.Status, r.Conclusion)
 	}
 }
+
+// TestHandDispatchedGateDoesNothing: someone with write access dispatches
+// the gate workflow by hand for the App's deployment with another order
+// digest; a reviewer's approval of that run does nothing, and the pull
+// request is told why.
+func TestHandDispatchedGateDoesNothing(t *testing.T) {
+	e := newE2E(t, e2eOptions{})
+	e.gateMode()
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	prod := e.deployments(merge)["production"][0]
+	id, err := e.sim.DispatchWorkflow(e.ctx, e2eRepo, "honua-gate.yml", "main", "bob", map[string]string{
+		"environment": "production", "sha": merge, "deployment_id": strconv.FormatInt(prod.ID, 10),
+		"order_digest": "sha256:" + strings.Repeat("0", 64),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	if err := e.review(id, "lkeawe", "approved", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.state(merge, "production"); st != "pending" {
+		t.Errorf("production after an approval of a hand-made gate run: %s, want pending", st)
+	}
+	cs := e.botComments(n)
+	if last := cs[len(cs)-1]; !strings.Contains(last, "does nothing") || !strings.Contains(last, "another deploy order") {
+		t.Errorf("the approval is not answered with why: %q", last)
+	}
+}

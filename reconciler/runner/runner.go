@@ -158,11 +158,10 @@ func (r *Runner) Recover(ctx context.Context) error {
 // Its order is verified again; nothing was changed, so applying it now is
 // what was approved.
 func (r *Runner) resume(ctx context.Context, env Environment) error {
-	ds, _, err := r.cfg.GitHub.Repositories.ListDeployments(ctx, r.owner, r.name, &github.DeploymentsListOptions{Environment: env.Name, ListOptions: github.ListOptions{PerPage: 10}})
+	ds, err := r.appDeployments(ctx, env)
 	if err != nil {
-		return fmt.Errorf("listing deployments: %w", err)
+		return err
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
 	if len(ds) == 0 {
 		return nil
 	}
@@ -217,21 +216,10 @@ func (r *Runner) Poll(ctx context.Context) error {
 // newer one, or whose order does not verify are not applied; a forged or
 // tampered order gets an error status saying so, once.
 func (r *Runner) PollEnv(ctx context.Context, env Environment) error {
-	ds, _, err := r.cfg.GitHub.Repositories.ListDeployments(ctx, r.owner, r.name, &github.DeploymentsListOptions{Environment: env.Name, ListOptions: github.ListOptions{PerPage: 10}})
+	ds, err := r.appDeployments(ctx, env)
 	if err != nil {
-		return fmt.Errorf("listing deployments: %w", err)
+		return err
 	}
-	// Only the App's deployments count: GitHub's own for an Actions job
-	// (github-actions[bot], the gate workflow's) and anyone else's are
-	// never applied, never newer, never what runs.
-	ds = slices.DeleteFunc(ds, func(d *github.Deployment) bool {
-		if strings.EqualFold(d.GetCreator().GetLogin(), r.cfg.AppBot) {
-			return false
-		}
-		r.noteOnce(d.GetID(), "skipping a deployment the App did not create", "deployment", d.GetID(), "env", env.Name, "by", d.GetCreator().GetLogin())
-		return true
-	})
-	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
 	for i, d := range ds {
 		st, all, err := r.statuses(ctx, d.GetID())
 		if err != nil {
@@ -313,6 +301,27 @@ func (r *Runner) verify(d *github.Deployment) (order.Order, error) {
 		return order.Order{}, err
 	}
 	return o, nil
+}
+
+// appDeployments lists the App's newest deployments to env, newest first.
+// Only the App's count: GitHub's own for an Actions job (the gate
+// workflow's, by github-actions[bot]) and anyone else's are never applied,
+// never newer, never what runs. They share GitHub's list, so it is read 30
+// at a time.
+func (r *Runner) appDeployments(ctx context.Context, env Environment) ([]*github.Deployment, error) {
+	ds, _, err := r.cfg.GitHub.Repositories.ListDeployments(ctx, r.owner, r.name, &github.DeploymentsListOptions{Environment: env.Name, ListOptions: github.ListOptions{PerPage: 30}})
+	if err != nil {
+		return nil, fmt.Errorf("listing deployments: %w", err)
+	}
+	ds = slices.DeleteFunc(ds, func(d *github.Deployment) bool {
+		if strings.EqualFold(d.GetCreator().GetLogin(), r.cfg.AppBot) {
+			return false
+		}
+		r.noteOnce(d.GetID(), "skipping a deployment the App did not create", "deployment", d.GetID(), "env", env.Name, "by", d.GetCreator().GetLogin())
+		return true
+	})
+	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() > ds[j].GetID() })
+	return ds, nil
 }
 
 // noteOnce logs msg about deployment id the first time only: a poll every
