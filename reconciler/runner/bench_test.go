@@ -20,7 +20,7 @@ func (okHonua) Ready(context.Context) error              { return nil }
 func (okHonua) Collection(context.Context, string) error { return nil }
 
 // BenchmarkRenderAndApply is the runner's work for one deployment of a
-// large environment, once the commit is fetched (renderEnv, then Apply):
+// large environment, once the commit is fetched (RenderEnv, then Apply):
 // load the repository, render the environment's document, find the
 // changed collections, and apply (journal, backup, atomic write, reload,
 // post-validation of the changed collections against a Honua that answers
@@ -56,7 +56,7 @@ func BenchmarkRenderAndApply(b *testing.B) {
 						prev = config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits)
 					}
 					src := config.NewDirSource(filepath.Join(dir, "repo"), config.DefaultLimits)
-					doc, cols, err := renderEnv(ctx, loader, func(string) (string, bool) { return "x", true }, "production", src, prev)
+					doc, cols, err := RenderEnv(ctx, loader, func(string) (string, bool) { return "x", true }, "production", src, prev)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sort"
 
@@ -73,9 +74,16 @@ func (r *Runner) Check(ctx context.Context, env Environment) (health, sync strin
 	return health, sync, changed, syncErr
 }
 
-// probe is the health of Honua: ready, then every collection of the live
-// document, within the environment's health timeout.
+// probe is the health of Honua (Probe).
 func (r *Runner) probe(ctx context.Context, env Environment, live []byte) string {
+	return Probe(ctx, env, live, r.cfg.Logger)
+}
+
+// Probe is the health of env's Honua: ready, then every collection of the
+// live document, within the environment's health timeout: Unhealthy when
+// not ready, Degraded when a collection does not serve, else Healthy. The
+// pull controller shares it.
+func Probe(ctx context.Context, env Environment, live []byte, logger *slog.Logger) string {
 	timeout := env.HealthTimeout
 	if timeout <= 0 {
 		timeout = apply.DefaultHealthTimeout
@@ -84,7 +92,7 @@ func (r *Runner) probe(ctx context.Context, env Environment, live []byte) string
 	defer cancel()
 	h := env.Applier.Honua
 	if err := h.Ready(ctx); err != nil {
-		r.cfg.Logger.Debug("health: Honua is not ready", "env", env.Name, "err", err)
+		logger.Debug("health: Honua is not ready", "env", env.Name, "err", err)
 		return HealthUnhealthy
 	}
 	if len(bytes.TrimSpace(live)) == 0 {
@@ -102,7 +110,7 @@ func (r *Runner) probe(ctx context.Context, env Environment, live []byte) string
 	sort.Strings(ids)
 	for _, id := range ids {
 		if err := h.Collection(ctx, id); err != nil {
-			r.cfg.Logger.Debug("health: a collection does not serve", "env", env.Name, "collection", id, "err", err)
+			logger.Debug("health: a collection does not serve", "env", env.Name, "collection", id, "err", err)
 			return HealthDegraded
 		}
 	}

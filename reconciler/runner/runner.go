@@ -472,13 +472,14 @@ func (r *Runner) render(ctx context.Context, env, sha, prev string) ([]byte, []s
 			return nil, nil, err
 		}
 	}
-	return renderEnv(ctx, r.loader, r.cfg.Secrets, env, src, psrc)
+	return RenderEnv(ctx, r.loader, r.cfg.Secrets, env, src, psrc)
 }
 
-// renderEnv loads src and renders env's document, and lists the
+// RenderEnv loads src and renders env's document, and lists the
 // collections added or changed against prev (nil: every collection of the
-// environment, a first deployment).
-func renderEnv(ctx context.Context, loader *config.Loader, secrets config.Secrets, env string, src, prev config.Source) ([]byte, []string, error) {
+// environment, a first deployment): the runner's and the pull controller's
+// render.
+func RenderEnv(ctx context.Context, loader *config.Loader, secrets config.Secrets, env string, src, prev config.Source) ([]byte, []string, error) {
 	st, err := loader.Load(ctx, src)
 	if err != nil {
 		return nil, nil, err
