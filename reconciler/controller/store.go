@@ -46,7 +46,9 @@ type Store struct {
 	// Dir is the state directory (--state-dir).
 	Dir string
 	// HistoryLimit is how many final deployments an environment keeps
-	// beside the open ones, Current and LastGood (0: DefaultHistoryLimit).
+	// beside the open ones, Current and LastGood (0: DefaultHistoryLimit;
+	// negative: Update does not bound, which is how the CLI writes, so
+	// that it never trims a history the controller keeps longer).
 	HistoryLimit int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -272,7 +274,9 @@ func (s *Store) Update(env string, fn func(*EnvRecord) error) error {
 		return err
 	}
 	rec.Version, rec.Env = StoreVersion, env
-	bound(&rec, s.limit())
+	if s.HistoryLimit >= 0 {
+		bound(&rec, s.limit())
+	}
 	return s.write(&rec)
 }
 

@@ -315,6 +315,21 @@ func TestHistoryBoundKeepsOpen(t *testing.T) {
 	}
 }
 
+func TestNegativeLimitDoesNotBound(t *testing.T) {
+	s := &Store{Dir: t.TempDir(), HistoryLimit: -1}
+	if err := s.Update("prod", func(r *EnvRecord) error {
+		for i := range DefaultHistoryLimit + 10 {
+			r.Deployments = append(r.Deployments, dep("prod", i, Completed))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.Load("prod"); len(rec.Deployments) != DefaultHistoryLimit+10 {
+		t.Fatalf("%d deployments kept", len(rec.Deployments))
+	}
+}
+
 func TestAuditBound(t *testing.T) {
 	s := &Store{Dir: t.TempDir(), HistoryLimit: 2}
 	for i := range 20 {
