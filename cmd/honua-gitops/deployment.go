@@ -157,11 +157,11 @@ type depSummary struct {
 }
 
 type depEnvSummary struct {
-	Env         string              `json:"env"`
-	Current     string              `json:"current,omitempty"`
-	LastGood    string              `json:"lastGood,omitempty"`
-	Health      string              `json:"health,omitempty"`
-	Sync        string              `json:"sync,omitempty"`
+	Env         string       `json:"env"`
+	Current     string       `json:"current,omitempty"`
+	LastGood    string       `json:"lastGood,omitempty"`
+	Health      string       `json:"health,omitempty"`
+	Sync        string       `json:"sync,omitempty"`
 	Deployments []depSummary `json:"deployments"`
 }
 
@@ -178,7 +178,7 @@ func depApprovals(d controller.Deployment) int {
 func writeDeploymentList(w io.Writer, recs []controller.EnvRecord, format string) error {
 	if format == "json" {
 		out := struct {
-			Version      int          `json:"version"`
+			Version      int             `json:"version"`
 			Environments []depEnvSummary `json:"environments"`
 		}{Version: 1, Environments: []depEnvSummary{}}
 		for _, r := range recs {

@@ -33,21 +33,21 @@ func TestLoadApprovers(t *testing.T) {
 		t.Fatal(n)
 	}
 	for content, want := range map[string]string{
-		"teams: [a]\n":                        ":1: teams: must be a mapping",
-		"teams:\n  platform: [a]\n":           ":2: teams: \"platform\" is not an org/team slug",
-		"teams:\n  a/b: [x]\n  A/B: [y]\n":    ":3: teams: \"A/B\" is given twice",
-		"teams:\n  a/b: x\n":                  ":2: teams: a/b: must be a list",
-		"teams:\n  a/b:\n    - [x]\n":         ":3: teams: a/b: every entry",
-		"approvers:\n  a/b: [x]\n":            ":1: unknown key \"approvers\"",
-		"aliases:\n  a/b: [x]\n":              ":2: aliases: \"a/b\" is a team",
-		"teams: {}\nteams: {}\n":              ":2: teams: given twice",
-		"- a\n":                               ":1: the file must be a mapping",
-		"teams:\n  a/b: [\"x\\ny\"]\n":        ":2: teams: a/b: an entry has a control character",
-		"teams:\n  a/b: [x\n":                 p + ": yaml",
-		"aliases:\n  ann: [\"\"]\n":           ":2: aliases: ann: every entry must be a non-empty name",
-		"teams:\n  ? [a]\n  : [x]\n":          ":2: teams: a key must be a non-empty name",
-		"aliases:\n  ann: {x: y}\n":           ":2: aliases: ann: must be a list",
-		"teams:\n  a/b: [x]\naliases: 3\n":    ":3: aliases: must be a mapping",
+		"teams: [a]\n":                       ":1: teams: must be a mapping",
+		"teams:\n  platform: [a]\n":          ":2: teams: \"platform\" is not an org/team slug",
+		"teams:\n  a/b: [x]\n  A/B: [y]\n":   ":3: teams: \"A/B\" is given twice",
+		"teams:\n  a/b: x\n":                 ":2: teams: a/b: must be a list",
+		"teams:\n  a/b:\n    - [x]\n":        ":3: teams: a/b: every entry",
+		"approvers:\n  a/b: [x]\n":           ":1: unknown key \"approvers\"",
+		"aliases:\n  a/b: [x]\n":             ":2: aliases: \"a/b\" is a team",
+		"teams: {}\nteams: {}\n":             ":2: teams: given twice",
+		"- a\n":                              ":1: the file must be a mapping",
+		"teams:\n  a/b: [\"x\\ny\"]\n":       ":2: teams: a/b: an entry has a control character",
+		"teams:\n  a/b: [x\n":                p + ": yaml",
+		"aliases:\n  ann: [\"\"]\n":          ":2: aliases: ann: every entry must be a non-empty name",
+		"teams:\n  ? [a]\n  : [x]\n":         ":2: teams: a key must be a non-empty name",
+		"aliases:\n  ann: {x: y}\n":          ":2: aliases: ann: must be a list",
+		"teams:\n  a/b: [x]\naliases: 3\n":   ":3: aliases: must be a mapping",
 		"teams:\n  a/b: &x [x]\n  c/d: *x\n": "",
 	} {
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -146,8 +146,14 @@ func TestDecide(t *testing.T) {
 		{name: "team unmapped", kind: "approve", by: "dave", teams: &Approvers{}, want: "add acme/ops with its members under teams: in --approvers-file"},
 		{name: "self by name via team", kind: "approve", by: "carol", change: func(_ *EnvRecord, d *Deployment) { d.Author = "carol <c@x.org>" }, want: "prevents self-approval and carol is the commit's author"},
 		{name: "self by alias email", kind: "approve", by: "cc", change: func(_ *EnvRecord, d *Deployment) { d.Requirement.From = nil }, want: "prevents self-approval and carol@EXAMPLE.com is the commit's author"},
-		{name: "self by full name alias", kind: "approve", by: "ghuser", change: func(_ *EnvRecord, d *Deployment) { d.Requirement.From = nil; d.Author = "ghost <1+someone@users.noreply.github.com>" }, want: "self-approval"},
-		{name: "self by noreply login", kind: "approve", by: "someone", change: func(_ *EnvRecord, d *Deployment) { d.Requirement.From = nil; d.Author = "X <123+Someone@users.noreply.github.com>" }, want: "self-approval"},
+		{name: "self by full name alias", kind: "approve", by: "ghuser", change: func(_ *EnvRecord, d *Deployment) {
+			d.Requirement.From = nil
+			d.Author = "ghost <1+someone@users.noreply.github.com>"
+		}, want: "self-approval"},
+		{name: "self by noreply login", kind: "approve", by: "someone", change: func(_ *EnvRecord, d *Deployment) {
+			d.Requirement.From = nil
+			d.Author = "X <123+Someone@users.noreply.github.com>"
+		}, want: "self-approval"},
 		{name: "self allowed", kind: "approve", by: "cc", change: func(_ *EnvRecord, d *Deployment) {
 			d.Requirement.From = nil
 			d.Requirement.PreventSelfApproval = false
@@ -260,9 +266,13 @@ func TestRequestRollback(t *testing.T) {
 		want string
 	}{
 		"nothing deployed": {NewRecord("prod"), "", "no current deployment"},
-		"only one":         {func() EnvRecord { r := mk(Completed); r.Current, r.LastGood = r.Deployments[0].ID, r.Deployments[0].ID; return r }(), "", "nothing to roll back to"},
-		"to current":       {func() EnvRecord { r := mk(Completed); r.Current = r.Deployments[0].ID; return r }(), dep("prod", 0, Pending).SHA[:7], "is the current commit"},
-		"to not a sha":     {func() EnvRecord { r := mk(Completed); r.Current = r.Deployments[0].ID; return r }(), "main", "not a commit SHA"},
+		"only one": {func() EnvRecord {
+			r := mk(Completed)
+			r.Current, r.LastGood = r.Deployments[0].ID, r.Deployments[0].ID
+			return r
+		}(), "", "nothing to roll back to"},
+		"to current":   {func() EnvRecord { r := mk(Completed); r.Current = r.Deployments[0].ID; return r }(), dep("prod", 0, Pending).SHA[:7], "is the current commit"},
+		"to not a sha": {func() EnvRecord { r := mk(Completed); r.Current = r.Deployments[0].ID; return r }(), "main", "not a commit SHA"},
 	} {
 		before := len(c.rec.Deployments)
 		if _, err := RequestRollback(&c.rec, c.to, "ann", "", now); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
