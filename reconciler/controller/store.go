@@ -256,7 +256,9 @@ func (s State) Known() bool {
 // Update changes env's record: under the environment's exclusive lock it
 // reads the record (a fresh one when there is no file), calls fn, bounds
 // the history and the audit trail, and replaces the file atomically. When
-// fn returns an error nothing is written and Update returns it.
+// fn returns an error nothing is written and Update returns it. fn must
+// not use the store for the same environment (its lock is held: a Load or
+// Update of it from fn would wait for ever).
 func (s *Store) Update(env string, fn func(*EnvRecord) error) error {
 	if err := CheckEnvName(env); err != nil {
 		return err
