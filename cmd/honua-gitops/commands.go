@@ -14,5 +14,6 @@ func commands() []*cobra.Command {
 		newDemoCmd(),
 		newInitCmd(),
 		newDeploymentCmd(),
+		newControllerCmd(),
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -161,5 +163,141 @@ func TestRunnerSurvivesSIGKILL(t *testing.T) {
 	t.Logf("80 runs: %d killed while running; afterwards %d applied, %d undone", kills, applied, undone)
 	if kills < 50 {
 		t.Errorf("only %d kills landed while the runner ran, want at least 50", kills)
+	}
+}
+
+// TestControllerSurvivesSIGKILL kills a real controller process (SIGKILL)
+// at random points while it applies a pushed commit, then runs it again:
+// every time the live document is byte-identical to the old one or is the
+// new commit's, Honua serves it, and the state store tells the truth
+// (Completed exactly when the new document is live).
+func TestControllerSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it many times")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "honua-gitops")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the binary: %v\n%s", err, out)
+	}
+	git := func(d string, args ...string) string {
+		t.Helper()
+		c := exec.Command("git", args...)
+		c.Dir = d
+		c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ana", "GIT_AUTHOR_EMAIL=ana@kailua.example", "GIT_COMMITTER_NAME=Ana",
+			"GIT_COMMITTER_EMAIL=ana@kailua.example", "GIT_CONFIG_NOSYSTEM=1", "HOME="+d)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(bytes.TrimSpace(out))
+	}
+	bare := filepath.Join(dir, "config.git")
+	git(dir, "init", "-q", "--bare", "-b", "main", bare)
+	work := filepath.Join(dir, "work")
+	if err := os.CopyFS(work, os.DirFS("../../samples/config")); err != nil {
+		t.Fatal(err)
+	}
+	git(work, "init", "-q", "-b", "main")
+	git(work, "add", "-A")
+	git(work, "commit", "-q", "-m", "base")
+	git(work, "remote", "add", "origin", bare)
+	git(work, "push", "-q", "origin", "main")
+	layer := filepath.Join(work, "environments", "common", "layers", "bike-lanes.yaml")
+	push := func(title string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, layer, "id: bike-lanes\ntitle: "+title+"\nserviceId: transportation\ngeometryType: LineString\nidField: objectid\ngeometryField: geom\nstorage:\n  table: bike_lanes\n  srid: 4326\n")
+		git(work, "add", "-A")
+		git(work, "commit", "-q", "-m", title)
+		git(work, "push", "-q", "origin", "main")
+	}
+	live := filepath.Join(dir, "honua", "metadata.json")
+	if err := os.MkdirAll(filepath.Dir(live), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	honua := honuasim.New(t, honuasim.Options{MetadataPath: live})
+	honua.SetLatency(10 * time.Millisecond) // a wider window to kill in
+	state := filepath.Join(dir, "state")
+	ctl := func() *exec.Cmd {
+		c := exec.Command(bin, "controller", "--once", "--git-url", "file://"+bare, "--env", "development",
+			"--honua-url", honua.URL(), "--metadata-path", live, "--state-dir", state, "--health-interval", "0", "--log-format", "text")
+		c.Env = append(os.Environ(), "HONUA_SECRET_KAILUA_PG_PASSWORD_DEV=dev-secret")
+		return c
+	}
+	clean := func() {
+		t.Helper()
+		if out, err := ctl().CombinedOutput(); err != nil {
+			t.Fatalf("controller --once: %v\n%s", err, out)
+		}
+	}
+	read := func() []byte {
+		b, err := os.ReadFile(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	newest := func() (string, string) {
+		t.Helper()
+		out, err := exec.Command(bin, "deployment", "list", "--state-dir", state, "--env", "development", "--format", "json").Output()
+		if err != nil {
+			t.Fatalf("deployment list: %v", err)
+		}
+		var ds []struct {
+			SHA   string `json:"sha"`
+			State string `json:"state"`
+		}
+		if err := json.Unmarshal(out, &ds); err != nil || len(ds) == 0 {
+			t.Fatalf("deployment list: %v\n%s", err, out)
+		}
+		return ds[0].SHA, ds[0].State
+	}
+	clean() // the first deployment
+	rng := rand.New(rand.NewPCG(3, 4))
+	kills, applied, undone := 0, 0, 0
+	for i := 0; i < 60; i++ {
+		old := read()
+		title := fmt.Sprintf("Bike lanes %d", i)
+		push(title)
+		sha := git(work, "rev-parse", "HEAD")
+		c := ctl()
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond) // where to kill, not a timing
+		if err := c.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		_ = c.Wait()
+		clean() // recover and carry on
+		got := read()
+		gotSHA, st := newest()
+		switch {
+		case bytes.Contains(got, []byte(`"`+title+`"`)):
+			applied++
+			if gotSHA != sha || st != "Completed" {
+				t.Errorf("iteration %d: the new document is live but the store says %s %s", i, gotSHA[:7], st)
+			}
+		case bytes.Equal(got, old):
+			undone++
+			if gotSHA == sha && st == "Completed" {
+				t.Errorf("iteration %d: the old document is live but the store says Completed", i)
+			}
+		default:
+			t.Fatalf("iteration %d: the live document is neither the old one nor the new commit's", i)
+		}
+		if !bytes.Equal(honua.Loaded(), got) {
+			t.Fatalf("iteration %d: Honua does not serve the live document", i)
+		}
+	}
+	t.Logf("60 runs: %d killed while running; afterwards %d applied, %d undone", kills, applied, undone)
+	if kills < 40 {
+		t.Errorf("only %d kills landed while the controller ran, want at least 40", kills)
 	}
 }
