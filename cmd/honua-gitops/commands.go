@@ -13,5 +13,6 @@ func commands() []*cobra.Command {
 		newRunnerCmd(),
 		newDemoCmd(),
 		newInitCmd(),
+		newMigrateCmd(),
 	}
 }
