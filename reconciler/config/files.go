@@ -91,7 +91,7 @@ func parseFile(p string, data []byte, lim Limits, admit func(values int64) bool)
 	// DatasourceConfiguration) is read wherever it is; any other file
 	// outside the folders that hold objects is not read at all.
 	origKind := originalKind(root)
-	if role == roleStray && origKind == "" {
+	if role == roleStray && origKind == "" && (root != nil || !originalHeaderRe.Match(data)) {
 		pf.diags = append(pf.diags, warningAt(Position{File: p, Line: 1, Column: 1}, "stray-file",
 			"file is not read: put layers in %s/%s/layers/, styles in styles/, and catalog, folders, services and data sources in a YAML file directly in %s/%s/ (or give it the original design's header, kind: ServiceCollection or DatasourceConfiguration)",
 			EnvironmentsDir, env, EnvironmentsDir, env))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -38,6 +39,10 @@ var OriginalProviders = map[string]string{
 	"postgis": "postgis", "postgresql": "postgis", "postgres": "postgis",
 	"sqlite": "sqlite", "spatialite": "sqlite", "geopackage": "sqlite", "gpkg": "sqlite",
 }
+
+// originalHeaderRe finds the original design's kind line in a file that does
+// not parse, so that its YAML errors are reported wherever it is.
+var originalHeaderRe = regexp.MustCompile(`(?m)^kind:[ \t]*["']?(ServiceCollection|DatasourceConfiguration)["']?[ \t]*(#.*)?\r?$`)
 
 // originalKind returns the original-format kind of a file's root node ("" for
 // a file in this project's layout).
