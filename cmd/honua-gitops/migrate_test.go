@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/honua-io/honua-gitops/policy"
+	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
 const originalFixture = "../../reconciler/config/testdata/original"
@@ -76,5 +79,19 @@ func TestMigrateCommandRefuses(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(p); string(got) != mine {
 		t.Error("existing file overwritten")
+	}
+}
+
+// The fixture's policy has the original design's header, which the policy
+// reads as it is.
+func TestOriginalFixturePolicy(t *testing.T) {
+	p := filepath.Join(originalFixture, filepath.FromSlash(policy.PolicyFile))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := policy.ParseFile(policy.PolicyFile, data, config.Limits{})
+	if len(diags) > 0 || f == nil || f.Metadata.Name != "riverton-gis" {
+		t.Fatalf("policy: %v %+v", diags, f)
 	}
 }

@@ -421,3 +421,38 @@ func FuzzOriginalFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMigrateValue checks what migrate writes: every object read from a
+// file, written as YAML the way migrate writes it, reads back as the same
+// value.
+func FuzzMigrateValue(f *testing.F) {
+	for p, content := range readTree(f, originalFixture) {
+		if strings.HasPrefix(p, EnvironmentsDir) {
+			f.Add([]byte(content))
+		}
+	}
+	for _, content := range minimal() {
+		f.Add([]byte(content))
+	}
+	f.Add([]byte("id: x\na: \"true\"\nb: \"04326\"\nc: \"1_000\"\nd: 1.0\ne: 1e300\nf: \"line\\nnext \"\ng: \"\\u2028\"\nh: ''\ni: null\nj: [\"-\", \"?\", \": x\"]\nk: \"#c\"\n"))
+	lim := Limits{MaxFileSize: 1 << 16, MaxFiles: 10, MaxDepth: 20, MaxNodes: 10_000}.orDefault()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range []string{"environments/prod/services.yaml", "environments/prod/layers/x.yaml"} {
+			pf := parseFile(p, data, lim, nil)
+			for _, o := range pf.objects {
+				out := encodeYAML(valueNode(o.Value))
+				root, diags := parseYAML("out.yaml", out, lim)
+				if len(diags) > 0 {
+					t.Fatalf("migrated YAML does not parse: %v\n%s", diags, out)
+				}
+				back, diags := DecodeYAML("out.yaml", root, lim)
+				if len(diags) > 0 {
+					t.Fatalf("migrated YAML does not decode: %v\n%s", diags, out)
+				}
+				if DigestOf(o.Kind, back.(map[string]any)) != o.Digest {
+					t.Fatalf("value changed:\n%#v\n%#v\n%s", o.Value, back, out)
+				}
+			}
+		}
+	})
+}
