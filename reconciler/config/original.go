@@ -118,6 +118,9 @@ func mergedPairs(n *yaml.Node, depth int) []*yaml.Node {
 			}
 			continue
 		}
+		if set[k.Value] {
+			continue // a duplicate: reported by dupKeys
+		}
 		own = append(own, k, v)
 		set[k.Value] = true
 	}
@@ -128,6 +131,28 @@ func mergedPairs(n *yaml.Node, depth int) []*yaml.Node {
 		}
 	}
 	return own
+}
+
+// dupKeys reports the keys a mapping of the original format sets twice;
+// pairs keeps the first.
+func (pf *parsedFile) dupKeys(d *decoder, n *yaml.Node) {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			pf.diags = append(pf.diags, errorAt(d.pos(k), "duplicate-key",
+				"key %q is already defined at line %d: remove one of the two", k.Value, line))
+			continue
+		}
+		seen[k.Value] = k.Line
+	}
 }
 
 // find returns the value of key in a list of pairs.
@@ -196,6 +221,7 @@ func (pf *parsedFile) entries(d *decoder, v *yaml.Node, what, nameKey string, ea
 				pf.diags = append(pf.diags, errorAt(d.pos(item), "file-shape", "each entry of %s must be a mapping (%s: ...)", what, nameKey))
 				continue
 			}
+			pf.dupKeys(d, item)
 			_, name := find(pairs(item), nameKey)
 			each(item, name)
 		}
@@ -207,6 +233,7 @@ func (pf *parsedFile) entries(d *decoder, v *yaml.Node, what, nameKey string, ea
 				pf.diags = append(pf.diags, errorAt(d.pos(item), "file-shape", "%s.%s must be a mapping", what, k.Value))
 				continue
 			}
+			pf.dupKeys(d, item)
 			if _, n := find(pairs(item), nameKey); n != nil && n.Value != k.Value {
 				pf.diags = append(pf.diags, errorAt(d.pos(n), "name-mismatch",
 					"%s %q is listed as %q: remove %s: or make it %q", what, n.Value, k.Value, nameKey, k.Value))
@@ -324,6 +351,7 @@ func (pf *parsedFile) originalLayer(d *decoder, item, name, service *yaml.Node, 
 			pf.diags = append(pf.diags, errorAt(d.pos(storage), "type", "%s: storage must be a mapping", what))
 			return nil, ds
 		}
+		pf.dupKeys(d, storage)
 		storagePairs = pairs(storage)
 	}
 	has := func(honua, storageKey string) bool {
@@ -410,6 +438,7 @@ func (pf *parsedFile) originalProperties(d *decoder, what string, v *yaml.Node) 
 			continue
 		}
 		f := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: item.Line, Column: item.Column}
+		pf.dupKeys(d, item)
 		ps := pairs(item)
 		for i := 0; i+1 < len(ps); i += 2 {
 			k, val := ps[i], deref(ps[i+1])

@@ -456,3 +456,36 @@ func FuzzMigrateValue(f *testing.F) {
 		}
 	})
 }
+
+func TestOriginalDuplicateKeys(t *testing.T) {
+	files := minimal()
+	files["environments/prod/more.yaml"] = `kind: ServiceCollection
+services:
+  - name: s
+    folderId: transportation
+    layers:
+      - name: a
+        datasource: pg
+        datasource: other
+        table: t
+        geometryColumn: g
+        idColumn: id
+        geometryType: Point
+        title: x
+        title: y
+    layers: []
+`
+	st := loadTree(t, files)
+	for _, want := range []string{
+		`more.yaml:15:5: error: key "layers" is already defined at line 5`,
+		`more.yaml:8:9: error: key "datasource" is already defined at line 7`,
+		`more.yaml:14:9: error: key "title" is already defined at line 13`,
+	} {
+		if _, ok := findDiagnostic(st, want); !ok {
+			t.Errorf("no %q in\n%s", want, strings.Join(allDiagnostics(st), "\n"))
+		}
+	}
+	if n := len(st.Environments["prod"].Errors()); n != 3 {
+		t.Errorf("%d errors, want 3:\n%s", n, strings.Join(allDiagnostics(st), "\n"))
+	}
+}
