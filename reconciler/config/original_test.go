@@ -182,7 +182,7 @@ func TestOriginalMissingFields(t *testing.T) {
 	base := readTree(t, originalFixture)[p]
 	cases := []struct {
 		name, drop, want string
-		line         string // the text of the line the error must name
+		line             string // the text of the line the error must name
 	}{
 		{"geometry column", "        geometryColumn: shape\n", "missing required field geometryColumn: add `geometryColumn:`", "- name: trails"},
 		{"id column", "        idColumn: trail_id\n", "missing required field idColumn: add `idColumn:`", "- name: trails"},
