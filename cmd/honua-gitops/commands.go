@@ -15,5 +15,6 @@ func commands() []*cobra.Command {
 		newInitCmd(),
 		newDeploymentCmd(),
 		newControllerCmd(),
+		newMigrateCmd(),
 	}
 }

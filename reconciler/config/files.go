@@ -86,13 +86,17 @@ type extraValue struct {
 func parseFile(p string, data []byte, lim Limits, admit func(values int64) bool) *parsedFile {
 	env, role, kind := classify(p)
 	pf := &parsedFile{}
-	if role == roleStray {
+	root, diags := parseYAML(p, data, lim)
+	// A file of the original design (kind: ServiceCollection or
+	// DatasourceConfiguration) is read wherever it is; any other file
+	// outside the folders that hold objects is not read at all.
+	origKind := originalKind(root)
+	if role == roleStray && origKind == "" && (root != nil || !originalHeaderRe.Match(data)) {
 		pf.diags = append(pf.diags, warningAt(Position{File: p, Line: 1, Column: 1}, "stray-file",
-			"file is not read: put layers in %s/%s/layers/, styles in styles/, and catalog, folders, services and data sources in a YAML file directly in %s/%s/",
+			"file is not read: put layers in %s/%s/layers/, styles in styles/, and catalog, folders, services and data sources in a YAML file directly in %s/%s/ (or give it the original design's header, kind: ServiceCollection or DatasourceConfiguration)",
 			EnvironmentsDir, env, EnvironmentsDir, env))
 		return pf
 	}
-	root, diags := parseYAML(p, data, lim)
 	pf.diags = append(pf.diags, diags...)
 	if root == nil {
 		return pf
@@ -103,8 +107,10 @@ func parseFile(p string, data []byte, lim Limits, admit func(values int64) bool)
 		return &parsedFile{values: pf.values, overBudget: true}
 	}
 	d := &decoder{file: p, lim: lim}
-	switch role {
-	case roleObject:
+	switch {
+	case origKind != "":
+		pf.original(d, root, env, origKind)
+	case role == roleObject:
 		if root.Kind != yaml.MappingNode {
 			pf.diags = append(pf.diags, errorAt(d.pos(root), "file-shape",
 				"a %s file holds one %s as a mapping (id: ..., ...), not %s", kind, kind, nodeKindName(root)))
@@ -113,7 +119,7 @@ func parseFile(p string, data []byte, lim Limits, admit func(values int64) bool)
 		if o := d.object(kind, root, env); o != nil {
 			pf.objects = append(pf.objects, o)
 		}
-	case roleDocument:
+	case role == roleDocument:
 		pf.document(d, root, env)
 	}
 	pf.diags = append(pf.diags, d.diags...)
