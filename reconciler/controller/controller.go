@@ -97,23 +97,40 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	repo, err := git.PlainOpen(cfg.GitDir)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		if err := os.MkdirAll(cfg.GitDir, 0o750); err != nil {
-			return nil, err
-		}
-		repo, err = git.PlainInit(cfg.GitDir, true)
-	}
+	repo, err := openClone(cfg.GitDir, cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("opening the controller's clone %s: %w", cfg.GitDir, err)
-	}
-	// The remote is the configured one, whatever it was before.
-	_ = repo.DeleteRemote("origin")
-	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{cfg.URL}}); err != nil {
-		return nil, fmt.Errorf("setting the remote: %w", err)
+		return nil, err
 	}
 	return &Controller{cfg: cfg, repo: repo, src: config.WrapRepository(repo), loader: config.NewLoader(cfg.Limits), engine: policy.NewEngine(),
 		judged: map[string]int{}, bundles: map[string]*policy.Bundle{}}, nil
+}
+
+// openClone opens the controller's bare clone at dir, pointing its remote
+// at url, or makes a new one. A clone that does not open (a crash cut a
+// write short) is made anew: it is a cache of the remote.
+func openClone(dir, url string) (*git.Repository, error) {
+	repo, err := git.PlainOpen(dir)
+	if err != nil && !errors.Is(err, git.ErrRepositoryNotExists) {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			return nil, fmt.Errorf("the clone %s is damaged (%v) and cannot be removed: %w", dir, err, rmErr)
+		}
+		err = git.ErrRepositoryNotExists
+	}
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, err
+		}
+		repo, err = git.PlainInit(dir, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the controller's clone %s: %w", dir, err)
+	}
+	// The remote is the configured one, whatever it was before.
+	_ = repo.DeleteRemote("origin")
+	if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+		return nil, fmt.Errorf("setting the remote: %w", err)
+	}
+	return repo, nil
 }
 
 // remoteHead lists the remote's refs (no fetch) and returns the branch's
@@ -136,8 +153,28 @@ func (c *Controller) remoteHead(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// fetch brings the branch into the clone.
+// fetch brings the branch into the clone. It is called once the remote
+// answered a listing, so a fetch that fails anyway is taken for a damaged
+// clone (a crash in the middle of a fetch leaves a ref file empty): the
+// clone is made anew and fetched once more.
 func (c *Controller) fetch(ctx context.Context) error {
+	err := c.fetchOnce(ctx)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	c.cfg.Logger.Warn("fetching into the clone failed; making the clone anew", "dir", c.cfg.GitDir, "err", err)
+	if rmErr := os.RemoveAll(c.cfg.GitDir); rmErr != nil {
+		return errors.Join(err, rmErr)
+	}
+	repo, oerr := openClone(c.cfg.GitDir, c.cfg.URL)
+	if oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	c.repo, c.src = repo, config.WrapRepository(repo)
+	return c.fetchOnce(ctx)
+}
+
+func (c *Controller) fetchOnce(ctx context.Context) error {
 	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", c.cfg.Branch, c.cfg.Branch))
 	err := c.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", RefSpecs: []gitconfig.RefSpec{spec}, Auth: c.cfg.Auth, Force: true, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
