@@ -407,6 +407,9 @@ func RequestRollback(rec *EnvRecord, to, by, from string, now time.Time) (Deploy
 	}
 	d.Rollback, d.RollbackOf, d.Base = true, cur.SHA, cur.SHA
 	d.Message = fmt.Sprintf("rollback of %s to %s", short(cur.SHA), short(sha))
+	// Asking for a rollback approves it, as /rollback does in the App: the
+	// policy counts it where the requester may approve.
+	d.Decisions = append(d.Decisions, Decision{Kind: "approve", By: by, At: now, From: from, Reason: "requested the rollback"})
 	rec.Deployments = append([]Deployment{d}, rec.Deployments...)
 	rec.Audit = append(rec.Audit, Audit{At: now, Who: by, From: from, Action: "rollback", DeploymentID: d.ID,
 		Detail: fmt.Sprintf("from %s to %s", short(cur.SHA), short(sha))})
