@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
 	"github.com/honua-io/honua-gitops/internal/honuasim"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/runner"
@@ -31,6 +33,8 @@ type gitServer struct {
 	srv  *http.Server
 	// requests and bytes count what the server answered.
 	requests, bytes atomic.Int64
+	// user and password, when set, are required (HTTP basic auth).
+	user, password string
 }
 
 // countingWriter counts the bytes of a response body.
@@ -67,6 +71,13 @@ func (g *gitServer) serve(ln net.Listener) {
 	h := &cgi.Handler{Path: git, Args: []string{"http-backend"}, Env: []string{"GIT_PROJECT_ROOT=" + g.root, "GIT_HTTP_EXPORT_ALL=1"}}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.requests.Add(1)
+		if g.user != "" {
+			if u, p, ok := r.BasicAuth(); !ok || u != g.user || p != g.password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
 		h.ServeHTTP(&countingWriter{ResponseWriter: w, n: &g.bytes}, r)
 	})
 	g.srv = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second}
@@ -386,5 +397,71 @@ func TestControllerForcePushAndGoneBranch(t *testing.T) {
 	f.git.restart()
 	if err := f.poll(); err != nil {
 		t.Errorf("after the remote came back: %v", err)
+	}
+}
+
+// TestControllerHTTPSAuth: a remote that wants a user and a token refuses
+// a controller without them (an error, nothing deployed) and serves one
+// with them; the error never shows the token.
+func TestControllerHTTPSAuth(t *testing.T) {
+	f := newFixture(t)
+	f.git.user, f.git.password = "honua-gitops", "s3cret-token"
+	if err := f.poll(); err == nil || strings.Contains(err.Error(), "s3cret-token") {
+		t.Fatalf("a poll without credentials: %v", err)
+	}
+	f.c.cfg.Auth = &githttp.BasicAuth{Username: "honua-gitops", Password: "s3cret-token"}
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.latest("development"); d.State != Completed {
+		t.Errorf("development with credentials: %s", states(d))
+	}
+}
+
+// TestControllerHealthAndDrift: Check stores transitions only: a hand
+// edit of the live document is OutOfSync, Honua not ready is Unhealthy,
+// and both come back.
+func TestControllerHealthAndDrift(t *testing.T) {
+	f := newFixture(t)
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	env := f.c.cfg.Environments[0]
+	check := func() EnvRecord {
+		t.Helper()
+		if err := f.c.Check(f.ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := f.store.Load(env.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := check(); rec.Health != "Healthy" || rec.Sync != "Synced" {
+		t.Fatalf("after the deployment: %s %s", rec.Health, rec.Sync)
+	}
+	orig, _ := os.ReadFile(f.live[env.Name])
+	if err := os.WriteFile(f.live[env.Name], append(append([]byte(nil), orig...), ' '), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	rec := check()
+	if rec.Sync != "OutOfSync" {
+		t.Errorf("after a hand edit: %s", rec.Sync)
+	}
+	since := rec.SyncSince
+	if again := check(); !again.SyncSince.Equal(since) {
+		t.Errorf("a second check with nothing new moved SyncSince")
+	}
+	f.honua[env.Name].FlapHealth([]bool{false})
+	if rec := check(); rec.Health != "Unhealthy" {
+		t.Errorf("Honua not ready: %s", rec.Health)
+	}
+	f.honua[env.Name].FlapHealth(nil)
+	if err := os.WriteFile(f.live[env.Name], orig, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if rec := check(); rec.Health != "Healthy" || rec.Sync != "Synced" {
+		t.Errorf("after both came back: %s %s", rec.Health, rec.Sync)
 	}
 }
