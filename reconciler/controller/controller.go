@@ -153,12 +153,17 @@ func (c *Controller) remoteHead(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// fetch brings the branch into the clone. It is called once the remote
-// answered a listing, so a fetch that fails anyway is taken for a damaged
-// clone (a crash in the middle of a fetch leaves a ref file empty): the
-// clone is made anew and fetched once more.
-func (c *Controller) fetch(ctx context.Context) error {
+// fetch brings the branch, whose head the remote listed as want, into
+// the clone. It is called once the remote answered that listing, so a
+// fetch that fails anyway, or leaves want unreadable, is taken for a
+// damaged clone (a crash in the middle of a fetch leaves a ref file empty,
+// or a ref to a pack that was never finished): the clone is made anew and
+// fetched once more.
+func (c *Controller) fetch(ctx context.Context, want string) error {
 	err := c.fetchOnce(ctx)
+	if err == nil {
+		_, err = c.repo.CommitObject(plumbing.NewHash(want))
+	}
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
@@ -171,7 +176,11 @@ func (c *Controller) fetch(ctx context.Context) error {
 		return errors.Join(err, oerr)
 	}
 	c.repo, c.src = repo, config.WrapRepository(repo)
-	return c.fetchOnce(ctx)
+	if err := c.fetchOnce(ctx); err != nil {
+		return err
+	}
+	_, err = c.repo.CommitObject(plumbing.NewHash(want))
+	return err
 }
 
 func (c *Controller) fetchOnce(ctx context.Context) error {
@@ -243,7 +252,7 @@ func (c *Controller) observe(ctx context.Context, head string) error {
 	if len(todo) == 0 {
 		return nil // idle: the ls-remote was all
 	}
-	if err := c.fetch(ctx); err != nil {
+	if err := c.fetch(ctx, head); err != nil {
 		return err
 	}
 	commit, err := c.repo.CommitObject(plumbing.NewHash(head))
