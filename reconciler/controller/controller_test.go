@@ -465,3 +465,53 @@ func TestControllerHealthAndDrift(t *testing.T) {
 		t.Errorf("after both came back: %s %s", rec.Health, rec.Sync)
 	}
 }
+
+// TestControllerWindowAndSupersede: development may deploy only on
+// Tuesdays (its policy): on a Monday a commit waits in Planning with the
+// time it opens, is not judged again every poll, and a newer commit
+// supersedes it; on Tuesday the newer one deploys.
+func TestControllerWindowAndSupersede(t *testing.T) {
+	f := newFixture(t)
+	pol, err := os.ReadFile(filepath.Join(f.work, ".gitops", "deployment-policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Replace(string(pol), "      healthCheckTimeout: 60\n",
+		"      healthCheckTimeout: 60\n      deploymentWindows:\n        - {dayOfWeek: Tuesday, startTime: \"09:00\", endTime: \"16:00\"}\n", 1)
+	if p == string(pol) {
+		t.Fatal("the sample policy's development block changed: update the test")
+	}
+	f.push("Development deploys on Tuesdays", map[string]string{".gitops/deployment-policy.yaml": p})
+	hst, _ := time.LoadLocation("Pacific/Honolulu")
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, hst) // a Monday
+	f.c.cfg.Now = func() time.Time { return now }
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	first := f.latest("development")
+	if first.State != Planning || first.Until == nil || !first.Until.Equal(time.Date(2026, 12, 8, 9, 0, 0, 0, hst)) {
+		t.Fatalf("on Monday: %s until %v: %+v", states(first), first.Until, first.Transitions)
+	}
+	n := len(first.Transitions)
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.latest("development"); len(got.Transitions) != n {
+		t.Errorf("a poll with nothing new judged the waiting deployment again: %s", states(got))
+	}
+	second := f.push("Add bike lanes", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := f.store.Load("development")
+	if d := rec.Get(first.ID); d.State != Superseded {
+		t.Errorf("the older waiting deployment: %s, want Superseded", states(*d))
+	}
+	now = time.Date(2026, 12, 8, 10, 0, 0, 0, hst) // Tuesday, inside the window
+	if err := f.poll(); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.latest("development"); d.SHA != second || d.State != Completed {
+		t.Errorf("on Tuesday: %s %s", d.SHA[:7], states(d))
+	}
+}
