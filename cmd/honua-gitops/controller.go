@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -19,13 +16,10 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/controller"
-	"github.com/honua-io/honua-gitops/reconciler/runner"
 )
 
 type controllerFlags struct {
@@ -73,18 +67,13 @@ per --env or once with {env}. Every flag has a HONUA_GITOPS_* variable.`,
 				return usageError("%w", err)
 			}
 			if f.listen != "" {
-				ln, err := net.Listen("tcp", f.listen)
-				if err != nil {
-					return usageError("listening on %s: %w", f.listen, err)
-				}
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				mux := http.NewServeMux()
-				mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go func() { _ = hs.Serve(ln) }()
-				defer hs.Close()
+				stop, err := serveHealth(f.listen, reg)
+				if err != nil {
+					return usageError("%w", err)
+				}
+				defer stop()
 			}
 			if f.once {
 				if err := c.Recover(ctx); err != nil {
@@ -149,14 +138,7 @@ func (f *controllerFlags) build(logger *slog.Logger) (*controller.Controller, er
 	if err != nil {
 		return nil, err
 	}
-	var envs []runner.Environment
-	for _, sv := range servers {
-		envs = append(envs, runner.Environment{
-			Name: sv.env, URL: sv.publicURL, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
-			Applier: &apply.Applier{MetadataPath: sv.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+sv.env),
-				Honua: &runner.HonuaClient{BaseURL: sv.honuaURL, AdminToken: sv.adminToken}, Logger: logger},
-		})
-	}
+	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
 	return controller.New(controller.Config{
 		URL: f.gitURL, Auth: auth, Branch: f.branch, Path: f.path, GitDir: controller.GitDirIn(f.stateDir),
 		Environments: envs, Store: &controller.Store{Dir: f.stateDir, HistoryLimit: f.historyLimit},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,34 +18,9 @@ import (
 // poll; the audit trail names the approvers; `deployment rollback` puts
 // the first commit back and the controller applies it.
 func TestControllerAndDeploymentCommands(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	dir := t.TempDir()
-	git := func(d string, args ...string) string {
-		t.Helper()
-		c := exec.Command("git", args...)
-		c.Dir = d
-		c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Kai", "GIT_AUTHOR_EMAIL=kai@kailua.example", "GIT_COMMITTER_NAME=Kai",
-			"GIT_COMMITTER_EMAIL=kai@kailua.example", "GIT_CONFIG_NOSYSTEM=1", "HOME="+d)
-		out, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(bytes.TrimSpace(out))
-	}
-	bare := filepath.Join(dir, "config.git")
-	git(dir, "init", "-q", "--bare", "-b", "main", bare)
-	work := filepath.Join(dir, "work")
-	if err := os.CopyFS(work, os.DirFS("../../samples/config")); err != nil {
-		t.Fatal(err)
-	}
-	git(work, "init", "-q", "-b", "main")
-	git(work, "add", "-A")
-	git(work, "commit", "-q", "-m", "base")
-	git(work, "remote", "add", "origin", bare)
-	git(work, "push", "-q", "origin", "main")
-	first := git(work, "rev-parse", "HEAD")
+	git := func(d string, args ...string) string { return gitIn(t, d, args...) }
+	bare, work, first := sampleRemote(t, dir)
 
 	servers := map[string]*honuasim.Server{}
 	for _, env := range []string{"development", "staging"} {

@@ -176,37 +176,13 @@ func TestControllerSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it many times")
 	}
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "honua-gitops")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building the binary: %v\n%s", err, out)
 	}
-	git := func(d string, args ...string) string {
-		t.Helper()
-		c := exec.Command("git", args...)
-		c.Dir = d
-		c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ana", "GIT_AUTHOR_EMAIL=ana@kailua.example", "GIT_COMMITTER_NAME=Ana",
-			"GIT_COMMITTER_EMAIL=ana@kailua.example", "GIT_CONFIG_NOSYSTEM=1", "HOME="+d)
-		out, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(bytes.TrimSpace(out))
-	}
-	bare := filepath.Join(dir, "config.git")
-	git(dir, "init", "-q", "--bare", "-b", "main", bare)
-	work := filepath.Join(dir, "work")
-	if err := os.CopyFS(work, os.DirFS("../../samples/config")); err != nil {
-		t.Fatal(err)
-	}
-	git(work, "init", "-q", "-b", "main")
-	git(work, "add", "-A")
-	git(work, "commit", "-q", "-m", "base")
-	git(work, "remote", "add", "origin", bare)
-	git(work, "push", "-q", "origin", "main")
+	git := func(d string, args ...string) string { return gitIn(t, d, args...) }
+	bare, work, _ := sampleRemote(t, dir)
 	layer := filepath.Join(work, "environments", "common", "layers", "bike-lanes.yaml")
 	push := func(title string) {
 		t.Helper()

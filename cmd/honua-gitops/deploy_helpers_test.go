@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,4 +40,40 @@ func queueDeployment(t testing.TB, gh *github.Client, key ed25519.PrivateKey, sh
 		t.Fatal(err)
 	}
 	return d.GetID()
+}
+
+// gitIn runs git in dir with a fixed identity and no user configuration.
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	c := exec.Command("git", args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Kai", "GIT_AUTHOR_EMAIL=kai@kailua.example", "GIT_COMMITTER_NAME=Kai",
+		"GIT_COMMITTER_EMAIL=kai@kailua.example", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+// sampleRemote makes a bare repository under dir holding the sample
+// config repository on main, and a clone to push from; it returns both
+// and the first commit.
+func sampleRemote(t *testing.T, dir string) (bare, work, first string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	bare = filepath.Join(dir, "config.git")
+	gitIn(t, dir, "init", "-q", "--bare", "-b", "main", bare)
+	work = filepath.Join(dir, "work")
+	if err := os.CopyFS(work, os.DirFS("../../samples/config")); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, work, "init", "-q", "-b", "main")
+	gitIn(t, work, "add", "-A")
+	gitIn(t, work, "commit", "-q", "-m", "base")
+	gitIn(t, work, "remote", "add", "origin", bare)
+	gitIn(t, work, "push", "-q", "origin", "main")
+	return bare, work, gitIn(t, work, "rev-parse", "HEAD")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/google/go-github/v66/github"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/honua-io/honua-gitops/app"
@@ -78,16 +76,11 @@ once per --env, in the same order, or once with {env} in it
 				return usageError("%w", err)
 			}
 			if f.listen != "" {
-				ln, err := net.Listen("tcp", f.listen)
+				stop, err := serveHealth(f.listen, reg)
 				if err != nil {
-					return usageError("listening on %s: %w", f.listen, err)
+					return usageError("%w", err)
 				}
-				mux := http.NewServeMux()
-				mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-				mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-				hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go func() { _ = hs.Serve(ln) }()
-				defer hs.Close()
+				defer stop()
 			}
 			if f.once {
 				if err := r.Recover(ctx); err != nil {
@@ -216,14 +209,7 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	if err != nil {
 		return nil, err
 	}
-	var envs []runner.Environment
-	for _, sv := range servers {
-		envs = append(envs, runner.Environment{
-			Name: sv.env, URL: sv.publicURL, HealthTimeout: f.healthTimeout, RollbackOnFailure: !f.noRollback,
-			Applier: &apply.Applier{MetadataPath: sv.metadataPath, StateDir: filepath.Join(f.stateDir, "apply-"+sv.env),
-				Honua: &runner.HonuaClient{BaseURL: sv.honuaURL, AdminToken: sv.adminToken}, Logger: logger},
-		})
-	}
+	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
 	return runner.New(runner.Config{
 		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
 		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},

@@ -5,10 +5,20 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/honua-io/honua-gitops/reconciler/apply"
+	"github.com/honua-io/honua-gitops/reconciler/runner"
 )
 
 // server is the Honua server of one environment of a runner.
@@ -95,6 +105,36 @@ func serversOf(envs, honuaURLs, metadataPaths, publicURLs, adminTokenFiles []str
 		}
 	}
 	return out, nil
+}
+
+// environments are a runner's (or the controller's) environments: each
+// server's Honua, with its applier's journal and backups under
+// stateDir/apply-<env>.
+func environments(servers []server, stateDir string, healthTimeout time.Duration, rollback bool, logger *slog.Logger) []runner.Environment {
+	var envs []runner.Environment
+	for _, sv := range servers {
+		envs = append(envs, runner.Environment{
+			Name: sv.env, URL: sv.publicURL, HealthTimeout: healthTimeout, RollbackOnFailure: rollback,
+			Applier: &apply.Applier{MetadataPath: sv.metadataPath, StateDir: filepath.Join(stateDir, "apply-"+sv.env),
+				Honua: &runner.HonuaClient{BaseURL: sv.honuaURL, AdminToken: sv.adminToken}, Logger: logger},
+		})
+	}
+	return envs
+}
+
+// serveHealth serves /healthz and reg's /metrics on listen, until the
+// returned stop is called.
+func serveHealth(listen string, reg *prometheus.Registry) (stop func(), err error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return func() { _ = hs.Close() }, nil
 }
 
 // defaultMemoryLimit keeps a runner applying a 10,000-layer environment

@@ -125,3 +125,11 @@ func removeTemps(dir, base string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// WriteFileAtomic replaces path with data durably: a reader or a crash sees
+// the old bytes or the new ones, never a mix (a temporary file beside it,
+// fsynced, renamed over it, the directory fsynced). The runner's and the
+// controller's state files use it too.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	return writeAtomic(path, data, mode, nil)
+}

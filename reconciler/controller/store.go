@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ const (
 	filePrefix = "env-"
 	dataSuffix = ".json"
 	lockSuffix = ".lock"
-	tmpMarker  = ".tmp-"
+	tmpMarker  = ".apply-tmp-" // apply.WriteFileAtomic's temporary files: ".<name>.apply-tmp-*"
 )
 
 // Path is the data file of env.
@@ -335,37 +336,8 @@ func (s *Store) write(rec *EnvRecord) error {
 			os.Remove(o)
 		}
 	}
-	f, err := os.CreateTemp(s.Dir, base+"*")
-	if err != nil {
+	if err := apply.WriteFileAtomic(p, append(b, '\n'), 0o640); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	d, err := os.Open(s.Dir)
-	if err != nil {
-		return fmt.Errorf("syncing the state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing the state directory: %w", err)
 	}
 	return nil
 }

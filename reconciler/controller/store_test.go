@@ -152,7 +152,7 @@ func TestCrashLeavesOldFileReadable(t *testing.T) {
 	good, _ := os.ReadFile(s.Path("prod"))
 	// A crash before the rename leaves a temporary file: complete, or
 	// truncated mid-write, or empty.
-	tmpBase := filepath.Join(s.Dir, ".env-prod.json.tmp-")
+	tmpBase := filepath.Join(s.Dir, ".env-prod.json.apply-tmp-")
 	for i, content := range [][]byte{good, good[:len(good)/2], nil} {
 		if err := os.WriteFile(tmpBase+strconv.Itoa(i), content, 0o640); err != nil {
 			t.Fatal(err)
@@ -173,7 +173,7 @@ func TestCrashLeavesOldFileReadable(t *testing.T) {
 		t.Fatalf("temporary files left after an Update: %v", left)
 	}
 	// A crash before the first file was renamed: a fresh record.
-	if err := os.WriteFile(filepath.Join(s.Dir, ".env-new.json.tmp-1"), good[:10], 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Dir, ".env-new.json.apply-tmp-1"), good[:10], 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if rec, err := s.Load("new"); err != nil || len(rec.Deployments) != 0 {

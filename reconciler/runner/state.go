@@ -246,37 +246,8 @@ func (s *Store) write(st EnvState) error {
 		return fmt.Errorf("creating the runner's state directory: %w", err)
 	}
 	p := s.Path(st.Env)
-	f, err := os.CreateTemp(s.Dir, "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing runner state: %w", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
+	if err := apply.WriteFileAtomic(p, append(b, '\n'), 0o640); err != nil {
 		return fmt.Errorf("writing runner state %s: %w", p, err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing runner state %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing runner state %s: %w", p, err)
-	}
-	d, err := os.Open(s.Dir)
-	if err != nil {
-		return fmt.Errorf("syncing the runner's state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing the runner's state directory: %w", err)
 	}
 	return nil
 }
