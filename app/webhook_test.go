@@ -286,8 +286,8 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	s, logs := newTestServer(t, ServerConfig{Workers: 1})
 	rec := &recorder{fn: func(ctx context.Context, ev Event) error {
 		if ev.DeliveryID == "boom" {
-			var m map[string]int
-			m["x"] = 1 // a real runtime panic
+			var s []int
+			_ = s[len(ev.DeliveryID)] // a real runtime panic: index out of range
 		}
 		return nil
 	}}

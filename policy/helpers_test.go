@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/plan"
@@ -50,15 +49,6 @@ func sampleFiles(t testing.TB) map[string]string {
 		t.Fatal(err)
 	}
 	return files
-}
-
-func mustTime(t testing.TB, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tm
 }
 
 func layerChange(id string, action plan.Action, breaking bool) plan.Change {

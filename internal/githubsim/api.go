@@ -2,7 +2,6 @@ package githubsim
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -668,11 +667,6 @@ func (s *Server) handlePermission(w http.ResponseWriter, r *http.Request, rp *re
 		"push": perm == "admin" || perm == "write", "triage": role != "" && role != PermRead, "pull": role != "",
 	}
 	writeJSON(w, 200, map[string]any{"permission": perm, "role_name": roleName, "user": uj})
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // handleGetContents serves a file (base64, as GitHub does) at ?ref= or the

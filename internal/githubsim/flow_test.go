@@ -24,14 +24,13 @@ import (
 
 // fixture is an emulator with one installed org, one repo and an App client.
 type fixture struct {
-	sim    *githubsim.Server
-	inst   int64
-	itr    *ghinstallation.Transport
-	gh     *github.Client // installation client
-	app    *github.Client // App (JWT) client
-	repo   string
-	base   string // initial commit
-	hookCh chan *http.Request
+	sim  *githubsim.Server
+	inst int64
+	itr  *ghinstallation.Transport
+	gh   *github.Client // installation client
+	app  *github.Client // App (JWT) client
+	repo string
+	base string // initial commit
 }
 
 const (

@@ -30,7 +30,6 @@ var (
 	sNonEmpty  = &shape{typ: "string", minLen: 1}
 	sBool      = &shape{typ: "boolean"}
 	sInteger   = &shape{typ: "integer"}
-	sNumber    = &shape{typ: "number"}
 	sObject    = &shape{typ: "object"}
 	sStrings   = &shape{typ: "array", items: sString}
 	sLinks     = &shape{typ: "array", items: &shape{typ: "object", required: []string{"href"}, props: map[string]*shape{"href": sNonEmpty, "rel": sString, "type": sString, "title": sString}}}

@@ -84,7 +84,7 @@ func TestRenderJSONDoesNotChangeTheState(t *testing.T) {
 
 func TestAppendJSONEdgeCases(t *testing.T) {
 	values := []any{
-		nil, true, false, int64(math.MinInt64), int64(0), 0.0, -0.0, 1e21, 1e20, 1e-6, 1e-7, 123456789.125, 5e-324, math.MaxFloat64,
+		nil, true, false, int64(math.MinInt64), int64(0), 0.0, math.Copysign(0, -1), 1e21, 1e20, 1e-6, 1e-7, 123456789.125, 5e-324, math.MaxFloat64,
 		"", "plain", "q\"b\\s/", "\x00\x01\b\f\n\r\t\x1f\x7f", "<&>", "\u2028\u2029", "\xff\xfe bad", "é漢🙂",
 		map[string]any{}, []any{}, map[string]any(nil), []any(nil),
 		map[string]any{"b": int64(1), "a": []any{map[string]any{}, []any{}, "x"}, "": nil, "é": 1.5},
