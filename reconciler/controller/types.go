@@ -151,6 +151,9 @@ type EnvRecord struct {
 	SyncSince   time.Time `json:"syncSince,omitzero"`
 	// Watched is the branch head the controller saw last.
 	Watched string `json:"watched,omitempty"`
+	// Notified are the keys of the notifications sent (event and target),
+	// newest last, bounded: each is sent once however often it is asked.
+	Notified []string `json:"notified,omitempty"`
 }
 
 // StoreVersion is the version of the store's files.

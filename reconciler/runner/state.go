@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/honua-io/honua-gitops/reconciler/apply"
@@ -57,6 +60,9 @@ var ErrCorruptState = errors.New("corrupt runner state")
 type Store struct {
 	// Dir is the runner's state directory (--state-dir).
 	Dir string
+	// mu serialises the read-modify-writes of this process (one poll loop
+	// per environment, and notifications recorded in the background).
+	mu sync.Mutex
 }
 
 // Deployed is a deployment that was live.
@@ -98,6 +104,9 @@ type EnvState struct {
 	Sync string `json:"sync"`
 	// SyncSince is when Sync last changed (zero: never).
 	SyncSince time.Time `json:"syncSince,omitzero"`
+	// Notified are the keys of the notifications sent (event and target),
+	// newest last, bounded: each is sent once however often it is asked.
+	Notified []string `json:"notified,omitempty"`
 }
 
 const (
@@ -185,6 +194,8 @@ func (s *Store) Envs() ([]string, error) {
 // Unknown (which document is live is for a person to find out); a failed
 // or rolled-back deployment leaves the old one current.
 func (s *Store) Record(env string, e Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, err := s.Load(env)
 	if err != nil {
 		return err
@@ -210,6 +221,8 @@ func (s *Store) Record(env string, e Entry) error {
 // Observe records a health check's result: only a change of Health or
 // Sync is written (with its time), and changed says whether there was one.
 func (s *Store) Observe(env, health, sync string, at time.Time) (changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, err := s.Load(env)
 	if err != nil {
 		return false, err
@@ -345,4 +358,44 @@ func deployed(d *Deployed) string {
 		return "none"
 	}
 	return fmt.Sprintf("deployment %d at %s (%s)", d.DeploymentID, short(d.SHA), stamp(d.At))
+}
+
+// maxNotified bounds an environment's record of sent notifications.
+const maxNotified = 500
+
+// Ledger is env's record of the notifications sent, in the store: what
+// notify.Ledger asks for.
+func (s *Store) Ledger(env string) Ledger { return Ledger{s: s, env: env} }
+
+// Ledger records sent notifications in a Store (EnvState.Notified).
+type Ledger struct {
+	s   *Store
+	env string
+}
+
+// Sent reports whether key was recorded as sent.
+func (l Ledger) Sent(_ context.Context, key string) (bool, error) {
+	st, err := l.s.Load(l.env)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(st.Notified, key), nil
+}
+
+// MarkSent records key as sent.
+func (l Ledger) MarkSent(_ context.Context, key string) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	st, err := l.s.Load(l.env)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(st.Notified, key) {
+		return nil
+	}
+	st.Notified = append(st.Notified, key)
+	if len(st.Notified) > maxNotified {
+		st.Notified = slices.Clone(st.Notified[len(st.Notified)-maxNotified:])
+	}
+	return l.s.write(st)
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -208,5 +209,31 @@ func TestRunnerRecordsItsOutcomes(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "RollingBack") {
 		t.Errorf("status shows no rollback step:\n%s", out.String())
+	}
+}
+
+// TestStoreLedger: a notification key marked sent is recorded once, kept
+// beside the environment's state, and survives another write.
+func TestStoreLedger(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	l := s.Ledger("production")
+	ctx := context.Background()
+	if sent, err := l.Sent(ctx, "k"); err != nil || sent {
+		t.Fatalf("a fresh key: %v %v", sent, err)
+	}
+	for range 2 {
+		if err := l.MarkSent(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Observe("production", HealthHealthy, SyncSynced, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Load("production")
+	if err != nil || len(st.Notified) != 1 || st.Health != HealthHealthy {
+		t.Errorf("after marking and observing: %v %+v", err, st)
+	}
+	if sent, _ := (&Store{Dir: s.Dir}).Ledger("production").Sent(ctx, "k"); !sent {
+		t.Error("the key is not in the store for another reader")
 	}
 }
