@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -416,13 +417,43 @@ func (r *redactor) fill(field, s string) (string, error) {
 		if !ok || v == "" {
 			return "", permanent(fmt.Errorf("%s: secret %s is not set: give it to the sender (secrets file, HONUA_SECRET_%s or --secret-env %s)", field, name, name, name))
 		}
-		if r.used == nil {
-			r.used = map[string]string{}
-		}
-		r.used[v] = "${" + name + "}"
+		r.remember(v, "${"+name+"}")
 		s = strings.ReplaceAll(s, "${"+name+"}", v)
 	}
 	return s, nil
+}
+
+// remember notes a filled value to keep out of errors, and when it is a
+// URL its parts that carry tokens (path, query, password, each long path
+// segment and query value), which an answer may quote on their own.
+func (r *redactor) remember(v, ref string) {
+	if r.used == nil {
+		r.used = map[string]string{}
+	}
+	r.used[v] = ref
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return
+	}
+	part := func(s string) {
+		if len(s) >= 6 {
+			r.used[s] = ref
+		}
+	}
+	part(u.Path)
+	part(u.EscapedPath())
+	part(u.RawQuery)
+	if p, ok := u.User.Password(); ok {
+		part(p)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		part(seg)
+	}
+	for _, vs := range u.Query() {
+		for _, q := range vs {
+			part(q)
+		}
+	}
 }
 
 // clean returns err with every filled value replaced by its reference,
@@ -433,7 +464,14 @@ func (r *redactor) clean(err error) error {
 		return err
 	}
 	msg := err.Error()
-	for v, ref := range r.used {
+	vals := make([]string, 0, len(r.used))
+	for v := range r.used {
+		vals = append(vals, v)
+	}
+	// Longest first: a URL before the path and the token in it.
+	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
+	for _, v := range vals {
+		ref := r.used[v]
 		msg = strings.ReplaceAll(msg, v, ref)
 		if q := url.QueryEscape(v); q != v {
 			msg = strings.ReplaceAll(msg, q, ref)
