@@ -1,10 +1,14 @@
 package notify
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/honua-io/honua-gitops/policy"
+	"github.com/honua-io/honua-gitops/reconciler/config"
 )
 
 func parseYAML(t testing.TB, s string) map[string]any {
@@ -158,5 +162,33 @@ func TestKinds(t *testing.T) {
 	ev.DeploymentID = "x\r\nInjected: 1"
 	if strings.ContainsAny(ev.Key(), "\r\n ") {
 		t.Errorf("Key %q is not header-safe", ev.Key())
+	}
+}
+
+// The sample policy files parse: email's to, PagerDuty's service and
+// Slack's default webhook URL are what they write.
+func TestSamplePolicies(t *testing.T) {
+	for _, file := range []string{"../samples/config/.gitops/deployment-policy.yaml", "../samples/config-next/.gitops/deployment-policy.yaml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, diags := policy.ParseFile(file, data, config.DefaultLimits)
+		if errs := config.FilterSeverity(diags, config.SeverityError); len(errs) > 0 {
+			t.Fatalf("%s: %v", file, diags)
+		}
+		n := 0
+		for name, env := range f.Environments {
+			cfg, err := ParseConfig(file, env.Notifications)
+			if err != nil {
+				t.Errorf("%s: %s: %v", file, name, err)
+			}
+			for _, ts := range cfg.ByKind {
+				n += len(ts)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no targets", file)
+		}
 	}
 }

@@ -134,7 +134,7 @@ func (r *receiver) requests() []request {
 	return append([]request(nil), r.reqs...)
 }
 
-// ok returns the bodies of the requests answered 2xx (all when none failed).
+// decode reads a JSON object.
 func decode(t *testing.T, b []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
