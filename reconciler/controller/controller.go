@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/config"
@@ -53,6 +54,8 @@ type Config struct {
 	Limits config.Limits
 	// HealthInterval is how often Run checks health and drift (0: never).
 	HealthInterval time.Duration
+	// Notifier sends the policy's notifications (nil: none).
+	Notifier *notify.Notifier
 	// Logger (slog.Default when nil) and Now (time.Now when nil).
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -512,10 +515,15 @@ func (c *Controller) judge(ctx context.Context, env runner.Environment, rec EnvR
 			until = v.OpensAt()
 			cause += "; then " + gateCause(v)
 		}
-		return c.step(env.Name, d.ID, AwaitingApproval, cause, func(r *EnvRecord, x *Deployment) {
+		if err := c.step(env.Name, d.ID, AwaitingApproval, cause, func(r *EnvRecord, x *Deployment) {
 			keep(r, x)
 			x.Requirement, x.Until = req, until
-		})
+		}); err != nil {
+			return err
+		}
+		c.notify(ctx, env.Name, d, notify.Event{Kind: notify.KindApprovalRequired, Summary: p.SummaryLine(),
+			ApproveHow: "honua-gitops deployment approve " + d.ID, Approvers: req.From, Cause: cause})
+		return nil
 	}
 	if v.Gated() {
 		// Waits in Planning for its gate of time; judged again each interval.
@@ -759,9 +767,11 @@ func (c *Controller) apply(ctx context.Context, env runner.Environment, d Deploy
 	return errors.Join(stepErr, c.record(env, d.ID, out))
 }
 
-// record stores an apply's outcome: the final state, and what runs now.
+// record stores an apply's outcome (the final state, and what runs now)
+// and sends its notification.
 func (c *Controller) record(env runner.Environment, id string, out apply.Outcome) error {
-	return c.cfg.Store.Update(env.Name, func(r *EnvRecord) error {
+	var done Deployment
+	err := c.cfg.Store.Update(env.Name, func(r *EnvRecord) error {
 		d := r.Get(id)
 		if d == nil {
 			return fmt.Errorf("deployment %s is no longer in the store", id)
@@ -810,8 +820,79 @@ func (c *Controller) record(env runner.Environment, id string, out apply.Outcome
 			}
 		}
 		c.cfg.Logger.Info("deployment ended", "env", env.Name, "deployment", id, "state", d.State, "cause", out.Cause)
+		done = *d
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	ev := notify.Event{Kind: notify.KindCompleted}
+	switch {
+	case done.State == Completed && done.Rollback:
+		ev.Kind = notify.KindRolledBack
+	case done.State == RolledBack:
+		ev = notify.Event{Kind: notify.KindFailed, RolledBack: true, Cause: out.Cause}
+	case done.State == Failed:
+		ev = notify.Event{Kind: notify.KindFailed, Cause: out.Cause}
+	}
+	c.notify(context.Background(), env.Name, done, ev)
+	return nil
+}
+
+// notify sends ev about d to the targets of env's notifications, as the
+// policy d is judged by (its base's) has them, once per target (the
+// store's ledger). A policy whose notifications do not parse is logged,
+// and nothing is sent: a deployment never waits for its notifications.
+func (c *Controller) notify(ctx context.Context, env string, d Deployment, ev notify.Event) {
+	if c.cfg.Notifier == nil {
+		return
+	}
+	polSHA := d.SHA
+	if d.Base != "" {
+		polSHA = d.Base
+	}
+	c.mu.Lock()
+	bundle := c.bundles[polSHA]
+	c.mu.Unlock()
+	if bundle == nil {
+		src, err := c.source(polSHA)
+		if err == nil {
+			bundle, err = policy.LoadWithLimits(ctx, src, c.cfg.Limits)
+		}
+		if err != nil {
+			c.cfg.Logger.Warn("notifications: cannot read the policy", "env", env, "deployment", d.ID, "err", err)
+			return
+		}
+	}
+	if bundle.File == nil {
+		return
+	}
+	cfg, err := notify.ParseConfig(policy.PolicyFile, bundle.File.Env(env).Notifications)
+	if err != nil {
+		c.cfg.Logger.Warn("notifications: the policy's notifications block is not valid; nothing is sent", "env", env, "err", err)
+		return
+	}
+	ev.Repo, ev.Env, ev.SHA, ev.At = redactURL(c.cfg.URL), env, d.SHA, c.cfg.Now()
+	if ev.DeploymentID == "" {
+		ev.DeploymentID = d.ID
+	}
+	if ev.Who == "" {
+		ev.Who = d.Author
+	}
+	if u := c.envURL(env); u != "" && ev.URL == "" {
+		ev.URL = u
+	}
+	c.cfg.Notifier.Send(ctx, cfg, ev, Ledger{Store: c.cfg.Store, Env: env})
+}
+
+// envURL is env's public address.
+func (c *Controller) envURL(env string) string {
+	for _, e := range c.cfg.Environments {
+		if e.Name == env {
+			return e.URL
+		}
+	}
+	return ""
 }
 
 // Recover finishes or undoes, for every environment, an apply that a
@@ -920,6 +1001,14 @@ func (c *Controller) Check(ctx context.Context, env runner.Environment) error {
 	if health == rec.Health && sync == rec.Sync {
 		return nil
 	}
+	drifted := sync == "OutOfSync" && rec.Sync != "OutOfSync"
+	defer func() {
+		if cur := rec.Get(rec.Current); drifted && cur != nil {
+			// Each drift is its own event: keyed by when it was seen.
+			c.notify(ctx, env.Name, *cur, notify.Event{Kind: notify.KindDriftDetected, DeploymentID: cur.ID + "~drift-" + c.cfg.Now().UTC().Format("20060102T150405"),
+				Cause: "the live document differs from what " + short(cur.SHA) + " renders (edited by hand?)"})
+		}
+	}()
 	return c.cfg.Store.Update(env.Name, func(r *EnvRecord) error {
 		now := c.cfg.Now()
 		if r.Health != health {

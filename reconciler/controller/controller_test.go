@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/runner"
 )
@@ -513,5 +516,61 @@ func TestControllerWindowAndSupersede(t *testing.T) {
 	}
 	if d := f.latest("development"); d.SHA != second || d.State != Completed {
 		t.Errorf("on Tuesday: %s %s", d.SHA[:7], states(d))
+	}
+}
+
+// TestControllerNotifies: the policy's notifications go out once per
+// event: staging's approval required (to Slack, with the command that
+// approves), development's failure rolled back; polling again sends
+// nothing more (the store's ledger).
+func TestControllerNotifies(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer slack.Close()
+	f := newFixture(t)
+	secrets := func(name string) (string, bool) {
+		if name == "SLACK_WEBHOOK_URL" {
+			return slack.URL + "/services/T000/B000/XXXX", true
+		}
+		return "s3cret-" + strings.ToLower(name), true
+	}
+	n, err := notify.New(notify.Options{Secrets: secrets, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c.cfg.Notifier, f.c.cfg.Secrets = n, secrets
+	if err := f.poll(); err != nil { // first deployment; staging waits
+		t.Fatal(err)
+	}
+	f.honua["development"].FailCollection("transportation::bike-lanes", -1)
+	f.push("Add bike lanes", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	for range 2 {
+		if err := f.poll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	var approval, failed int
+	for _, m := range got {
+		if strings.Contains(m, "honua-gitops deployment approve staging-") {
+			approval++
+		}
+		if strings.Contains(m, "development") && strings.Contains(strings.ToLower(m), "rolled back") {
+			failed++
+		}
+	}
+	// staging: one approval-required per deployment (two commits, two
+	// deployments); development: one failure, rolled back.
+	if approval != 2 || failed != 1 {
+		t.Errorf("%d approval-required and %d rolled-back messages, want 2 and 1:\n%s", approval, failed, strings.Join(got, "\n"))
 	}
 }
