@@ -16,12 +16,15 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/honua-io/honua-gitops/notify"
+	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -75,6 +78,9 @@ type Config struct {
 	// HealthInterval is how often Run watches every environment's health
 	// and sync between deployments (see Watch); 0 does not.
 	HealthInterval time.Duration
+	// Notifier sends the policy's notifications of outcomes and drift
+	// (nil: none); the App sends those of approvals.
+	Notifier *notify.Notifier
 	// SelfHeal re-applies the deployed commit when Watch finds the live
 	// document drifted (Synced → OutOfSync); without it Watch only reports.
 	SelfHeal bool
@@ -393,7 +399,57 @@ func (r *Runner) apply(ctx context.Context, env Environment, d *github.Deploymen
 		}
 		return r.status(ctx, d.GetID(), "failure", "not applied: "+err.Error(), "")
 	}
+	ev := notify.Event{Kind: notify.KindCompleted, PR: o.PR}
+	switch {
+	case out.State == apply.StateSuccess && o.RollbackOf != "":
+		ev.Kind = notify.KindRolledBack
+	case out.State == apply.StateRolledBack:
+		ev = notify.Event{Kind: notify.KindFailed, RolledBack: true, Cause: out.Cause, PR: o.PR}
+	case out.State != apply.StateSuccess:
+		ev = notify.Event{Kind: notify.KindFailed, Cause: out.Cause, PR: o.PR}
+	}
+	r.notify(ctx, env, strconv.FormatInt(d.GetID(), 10), o.SHA, prev, ev)
 	return errors.Join(r.report(ctx, env, d.GetID(), out), r.record(env, out))
+}
+
+// notify sends ev about the deployment id of sha to env's notification
+// targets, as the policy of base (the commit that was live; sha's own for
+// a first deployment) has them: a commit cannot redirect the
+// notifications of its own deployment. Each goes once per target (the
+// store's ledger). Nothing here delays or fails a deployment.
+func (r *Runner) notify(ctx context.Context, env Environment, id, sha, base string, ev notify.Event) {
+	if r.cfg.Notifier == nil {
+		return
+	}
+	polSHA := sha
+	if base != "" {
+		polSHA = base
+	}
+	src, err := r.cfg.Mirror.Source(ctx, r.cfg.Repo, polSHA)
+	var bundle *policy.Bundle
+	if err == nil {
+		bundle, err = policy.LoadWithLimits(ctx, src, r.cfg.Limits)
+	}
+	if err != nil || bundle.File == nil {
+		if err != nil {
+			r.cfg.Logger.Warn("notifications: cannot read the policy", "env", env.Name, "err", err)
+		}
+		return
+	}
+	cfg, err := notify.ParseConfig(policy.PolicyFile, bundle.File.Env(env.Name).Notifications)
+	if err != nil {
+		r.cfg.Logger.Warn("notifications: the policy's notifications block is not valid; nothing is sent", "env", env.Name, "err", err)
+		return
+	}
+	ev.Repo, ev.Env, ev.SHA, ev.URL, ev.At = r.cfg.Repo, env.Name, sha, env.URL, r.cfg.Now()
+	if ev.DeploymentID == "" {
+		ev.DeploymentID = id
+	}
+	var ledger notify.Ledger
+	if r.cfg.Store != nil {
+		ledger = r.cfg.Store.Ledger(env.Name)
+	}
+	r.cfg.Notifier.Send(ctx, cfg, ev, ledger)
 }
 
 // onDefaultBranch checks that sha is reachable from the repository's

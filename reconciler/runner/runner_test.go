@@ -9,9 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
 	"github.com/honua-io/honua-gitops/reconciler/order"
@@ -350,4 +354,59 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within a minute")
+}
+
+// TestRunnerNotifiesAFailure: development's policy sends failures to
+// Slack: a rolled-back deployment is told once, with its cause, even when
+// the runner's notification is asked for again (the store's ledger).
+func TestRunnerNotifiesAFailure(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer slack.Close()
+	f := newFixture(t)
+	r := f.runner("site-a")
+	withStore(t, r)
+	secrets := func(name string) (string, bool) {
+		if name == "SLACK_WEBHOOK_URL" {
+			return slack.URL + "/services/T000/B000/XXXX", true
+		}
+		return "s3cret-" + strings.ToLower(name), true
+	}
+	n, err := notify.New(notify.Options{Secrets: secrets, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cfg.Notifier = n
+	f.deploy(f.sha, f.key)
+	if err := r.Poll(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.sim.Push(f.ctx, testRepo, "main", "ana", "Add bike lanes",
+		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte(bikeLanes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.honua.FailCollection("transportation::bike-lanes", -1)
+	id := f.deploy(next, f.key)
+	if err := r.Poll(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same event asked for again (a redelivered order, a restart).
+	r.notify(f.ctx, r.cfg.Environments[0], strconv.FormatInt(id, 10), next, f.sha, notify.Event{Kind: notify.KindFailed, RolledBack: true, Cause: "again"})
+	n.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !strings.Contains(got[0], "development") || !strings.Contains(strings.ToLower(got[0]), "rolled back") {
+		t.Errorf("%d Slack messages, want one about development rolled back:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	if strings.Contains(strings.Join(got, ""), "s3cret") {
+		t.Error("a secret reached Slack")
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 )
 
@@ -70,6 +71,13 @@ func (r *Runner) Watch(ctx context.Context, env Environment) error {
 	health, sync, changed, checkErr := r.Check(ctx, env)
 	if !changed {
 		return checkErr
+	}
+	if before.Sync != SyncOutOfSync && sync == SyncOutOfSync && before.Current != nil {
+		// Each drift is its own event: keyed by when it was seen.
+		cur := *before.Current
+		r.notify(ctx, env, "", cur.SHA, "", notify.Event{Kind: notify.KindDriftDetected,
+			DeploymentID: fmt.Sprintf("%d~drift-%s", cur.DeploymentID, r.cfg.Now().UTC().Format("20060102T150405")),
+			Cause:        "the live document differs from what " + short(cur.SHA) + " renders (edited by hand?)"})
 	}
 	var healed string
 	if r.cfg.SelfHeal && before.Sync == SyncSynced && sync == SyncOutOfSync && before.Current != nil {
