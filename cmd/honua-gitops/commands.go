@@ -16,5 +16,6 @@ func commands() []*cobra.Command {
 		newDeploymentCmd(),
 		newControllerCmd(),
 		newMigrateCmd(),
+		newNotifyCmd(),
 	}
 }

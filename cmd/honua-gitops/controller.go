@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/controller"
 )
@@ -29,6 +30,7 @@ type controllerFlags struct {
 	interval, healthTimeout, healthInterval                                     time.Duration
 	historyLimit                                                                int
 	once, noRollback                                                            bool
+	notify                                                                      notifyFlags
 }
 
 func newControllerCmd() *cobra.Command {
@@ -62,13 +64,14 @@ per --env or once with {env}. Every flag has a HONUA_GITOPS_* variable.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			c, err := f.build(logger)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			c, n, err := f.build(reg, logger)
 			if err != nil {
 				return usageError("%w", err)
 			}
+			defer flushNotifications(n, f.once)
 			if f.listen != "" {
-				reg := prometheus.NewRegistry()
-				reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				stop, err := serveHealth(f.listen, reg)
 				if err != nil {
 					return usageError("%w", err)
@@ -112,38 +115,48 @@ per --env or once with {env}. Every flag has a HONUA_GITOPS_* variable.`,
 	fs.BoolVar(&f.once, "once", false, "recover, poll once and exit (for cron)")
 	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	f.notify.register(fs)
 	fs.StringVar(&f.memoryLimit, "memory-limit", defaultMemoryLimit, "a soft limit on the controller's memory (GOMEMLIMIT wins when set); off for none")
 	return cmd
 }
 
 // build wires the controller from the flags.
-func (f *controllerFlags) build(logger *slog.Logger) (*controller.Controller, error) {
+func (f *controllerFlags) build(reg prometheus.Registerer, logger *slog.Logger) (*controller.Controller, *notify.Notifier, error) {
 	switch {
 	case f.gitURL == "":
-		return nil, errors.New("--git-url is required: the config repository's remote")
+		return nil, nil, errors.New("--git-url is required: the config repository's remote")
 	case len(f.envs) == 0:
-		return nil, errors.New("--env is required: the environment(s) this controller deploys")
+		return nil, nil, errors.New("--env is required: the environment(s) this controller deploys")
 	case f.stateDir == "":
-		return nil, errors.New("--state-dir is required: the deployments, journal, backups and git clone")
+		return nil, nil, errors.New("--state-dir is required: the deployments, journal, backups and git clone")
 	}
 	auth, err := f.auth()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	secrets, err := secretsFrom(f.secretsFile, f.secretEnv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	servers, err := serversOf(f.envs, f.honuaURLs, f.metadataPaths, f.publicURLs, f.adminTokenFiles)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
-	return controller.New(controller.Config{
+	n, err := f.notify.notifier(secrets, reg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := controller.New(controller.Config{
 		URL: f.gitURL, Auth: auth, Branch: f.branch, Path: f.path, GitDir: controller.GitDirIn(f.stateDir),
 		Environments: envs, Store: &controller.Store{Dir: f.stateDir, HistoryLimit: f.historyLimit},
-		Secrets: secrets, Limits: config.DefaultLimits, HealthInterval: f.healthInterval, Logger: logger,
+		Secrets: secrets, Limits: config.DefaultLimits, HealthInterval: f.healthInterval, Logger: logger, Notifier: n,
 	})
+	if err != nil {
+		n.Close()
+		return nil, nil, err
+	}
+	return c, n, nil
 }
 
 // auth is the remote's credentials from the flags.

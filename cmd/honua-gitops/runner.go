@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/honua-io/honua-gitops/app"
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -34,6 +35,7 @@ type runnerFlags struct {
 	honuaURLs, metadataPaths, publicURLs, adminTokenFiles  []string
 	interval, healthTimeout, healthInterval                time.Duration
 	once, noRollback, selfHeal                             bool
+	notify                                                 notifyFlags
 }
 
 func newRunnerCmd() *cobra.Command {
@@ -71,10 +73,11 @@ once per --env, in the same order, or once with {env} in it
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			reg := prometheus.NewRegistry()
-			r, err := f.build(ctx, reg, logger)
+			r, n, err := f.build(ctx, reg, logger)
 			if err != nil {
 				return usageError("%w", err)
 			}
+			defer flushNotifications(n, f.once)
 			if f.listen != "" {
 				stop, err := serveHealth(f.listen, reg)
 				if err != nil {
@@ -124,42 +127,43 @@ once per --env, in the same order, or once with {env} in it
 	fs.BoolVar(&f.once, "once", false, "recover, poll once (and check health once unless --health-interval=0) and exit")
 	fs.StringVar(&f.listen, "listen", "", "serve /healthz and /metrics on this address")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	f.notify.register(fs)
 	fs.StringVar(&f.memoryLimit, "memory-limit", defaultMemoryLimit, "a soft limit on the runner's memory (Go's GOMEMLIMIT, which wins when set): the garbage collector works harder near it; off for none")
 	cmd.AddCommand(newRunnerStatusCmd())
 	return cmd
 }
 
 // build wires the runner from the flags; errors name the flag and the fix.
-func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logger *slog.Logger) (*runner.Runner, error) {
+func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logger *slog.Logger) (*runner.Runner, *notify.Notifier, error) {
 	switch {
 	case f.repo == "":
-		return nil, errors.New("--repo is required: the config repository, OWNER/NAME")
+		return nil, nil, errors.New("--repo is required: the config repository, OWNER/NAME")
 	case len(f.envs) == 0:
-		return nil, errors.New("--env is required: the environment(s) this runner applies")
+		return nil, nil, errors.New("--env is required: the environment(s) this runner applies")
 	case f.stateDir == "":
-		return nil, errors.New("--state-dir is required: the runner's journal, backups and git cache")
+		return nil, nil, errors.New("--state-dir is required: the runner's journal, backups and git cache")
 	case len(f.orderKeys) == 0:
-		return nil, errors.New("--order-public-key-file is required: only orders signed by the App are applied (openssl pkey -in order-key.pem -pubout)")
+		return nil, nil, errors.New("--order-public-key-file is required: only orders signed by the App are applied (openssl pkey -in order-key.pem -pubout)")
 	}
 	var pubs []ed25519.PublicKey
 	for _, p := range f.orderKeys {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("--order-public-key-file: %w", err)
+			return nil, nil, fmt.Errorf("--order-public-key-file: %w", err)
 		}
 		k, err := order.ParsePublicKeyPEM(b)
 		if err != nil {
-			return nil, fmt.Errorf("--order-public-key-file %s: %w", p, err)
+			return nil, nil, fmt.Errorf("--order-public-key-file %s: %w", p, err)
 		}
 		pubs = append(pubs, k)
 	}
 	secrets, err := secretsFrom(f.secretsFile, f.secretEnv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	servers, err := serversOf(f.envs, f.honuaURLs, f.metadataPaths, f.publicURLs, f.adminTokenFiles)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	owner, name, _ := strings.Cut(f.repo, "/")
 	tr := app.NewTransport(nil, app.TransportOptions{Registry: reg, Logger: logger})
@@ -169,37 +173,37 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	if f.appID != 0 {
 		key, err := os.ReadFile(f.privateKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("--private-key-file: %w", err)
+			return nil, nil, fmt.Errorf("--private-key-file: %w", err)
 		}
 		clients, err := app.NewClients(app.ClientsConfig{BaseURL: f.githubURL, AppID: f.appID, PrivateKey: key, Transport: tr})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		inst, _, err := clients.App(ctx).Apps.FindRepositoryInstallation(ctx, owner, name)
 		if err != nil {
-			return nil, fmt.Errorf("finding the App's installation on %s: %w", f.repo, err)
+			return nil, nil, fmt.Errorf("finding the App's installation on %s: %w", f.repo, err)
 		}
 		if gh, err = clients.Installation(ctx, inst.GetID()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		token = func(ctx context.Context) (string, error) { return clients.Token(ctx, inst.GetID()) }
 		if bot == "" {
 			if bot, err = clients.BotLogin(ctx); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	} else {
 		tok := os.Getenv("GITHUB_TOKEN")
 		if tok == "" {
-			return nil, errors.New("no GitHub credentials: give --app-id and --private-key-file, or GITHUB_TOKEN")
+			return nil, nil, errors.New("no GitHub credentials: give --app-id and --private-key-file, or GITHUB_TOKEN")
 		}
 		if bot == "" {
-			return nil, errors.New("--app-bot is required with GITHUB_TOKEN: the App's bot login (honua-gitops[bot])")
+			return nil, nil, errors.New("--app-bot is required with GITHUB_TOKEN: the App's bot login (honua-gitops[bot])")
 		}
 		c := github.NewClient(&http.Client{Transport: tr}).WithAuthToken(tok)
 		if f.githubURL != app.DefaultBaseURL {
 			if c, err = c.WithEnterpriseURLs(f.githubURL, f.githubURL); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		gh = c
@@ -207,14 +211,24 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 	}
 	m, err := mirror.New(mirror.Config{Dir: filepath.Join(f.stateDir, "git"), GitURL: app.GitURLFor(f.githubURL), Logger: logger})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
-	return runner.New(runner.Config{
-		Repo: f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
+	n, err := f.notify.notifier(secrets, reg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := runner.New(runner.Config{
+		Notifier: n,
+		Repo:     f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
 		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},
 		HealthInterval: f.healthInterval, SelfHeal: f.selfHeal, Environments: envs,
 	})
+	if err != nil {
+		n.Close()
+		return nil, nil, err
+	}
+	return r, n, nil
 }
 
 // hostID names this runner in its claims.
