@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -51,6 +52,9 @@ type Config struct {
 	Limits config.Limits
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Notifier sends the policy's approval-required notifications (nil:
+	// none; the runner sends those of outcomes).
+	Notifier *notify.Notifier
 }
 
 // App handles GitHub's events for the config repositories it is installed
@@ -80,6 +84,10 @@ type App struct {
 	// deployed are the commits whose deployments were created (or found)
 	// by this process.
 	deployed shaSet
+	// notifier sends notifications; notified is the ledger of those about
+	// a commit without a pull request (this process only).
+	notifier *notify.Notifier
+	notified notify.MemoryLedger
 }
 
 type inflight struct {
@@ -103,7 +111,7 @@ func New(cfg Config) (*App, error) {
 	a := &App{
 		appID: cfg.AppID, clients: cfg.Clients, mirror: cfg.Mirror,
 		engine: cfg.Engine, key: cfg.SigningKey, orderTTL: cfg.OrderTTL, limits: cfg.Limits,
-		loader: config.NewLoader(cfg.Limits), now: cfg.Now, inflight: map[string]inflight{},
+		loader: config.NewLoader(cfg.Limits), now: cfg.Now, inflight: map[string]inflight{}, notifier: cfg.Notifier,
 	}
 	a.setBot(cfg.BotLogin)
 	if a.engine == nil {

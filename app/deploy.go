@@ -384,8 +384,11 @@ func (a *App) createDeployment(ctx context.Context, gh *github.Client, m mergeIn
 	if err := a.setStatus(ctx, gh, m.repo, d.GetID(), dec, ""); err != nil {
 		return err
 	}
-	if dec.State == gate.WaitingApproval && ev.reviewInGitHub(env) {
-		return a.requestReview(ctx, gh, m.repo, m.onBranch(), env, d)
+	if dec.State == gate.WaitingApproval {
+		a.notifyApproval(ctx, gh, m, ev, env, d, dec)
+		if ev.reviewInGitHub(env) {
+			return a.requestReview(ctx, gh, m.repo, m.onBranch(), env, d)
+		}
 	}
 	return nil
 }

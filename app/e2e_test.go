@@ -19,6 +19,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
 	"github.com/honua-io/honua-gitops/reconciler/order"
@@ -48,6 +49,8 @@ type e2e struct {
 }
 
 type e2eOptions struct {
+	// notify, when set, configures the App's notifications.
+	notify   *notify.Options
 	delivery githubsim.DeliveryMode
 	start    time.Time // the emulator's clock (default: the next Tuesday 10:00 HST, inside production's window)
 }
@@ -110,7 +113,8 @@ func newE2E(t *testing.T, o e2eOptions) *e2e {
 		Now: clock.Now,
 		// Waiting for a rate limit moves the emulator's clock on instead of
 		// the test's.
-		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
+		Sleep:  func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
+		Notify: o.notify,
 	})
 	if err != nil {
 		t.Fatal(err)

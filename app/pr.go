@@ -31,7 +31,7 @@ func prView(repo repoName, pr *github.PullRequest) gate.Pull {
 		Repo: repo.String(), Number: pr.GetNumber(), Author: pr.GetUser().GetLogin(),
 		BaseRef: pr.GetBase().GetRef(), HeadRef: pr.GetHead().GetRef(),
 		BaseSHA: pr.GetBase().GetSHA(), HeadSHA: pr.GetHead().GetSHA(),
-		Draft: pr.GetDraft(), Merged: pr.GetMerged(), State: pr.GetState(),
+		Draft: pr.GetDraft(), Merged: pr.GetMerged(), State: pr.GetState(), HTMLURL: pr.GetHTMLURL(),
 	}
 	if pr.GetMerged() {
 		p.MergeSHA = pr.GetMergeCommitSHA()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/config"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -45,6 +46,10 @@ type ServiceConfig struct {
 	// Sleep is how the transport waits for rate limits and retries
 	// (default: for real); tests pass one that does not wait.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Notify, when set, configures the policy's approval-required
+	// notifications (its Registerer is the service's registry: failures
+	// are counted in /metrics); nil sends none.
+	Notify *notify.Options
 }
 
 // Service is the whole GitHub App, wired: webhook server, installation
@@ -97,9 +102,20 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var notifier *notify.Notifier
+	if cfg.Notify != nil {
+		o := *cfg.Notify
+		o.Registerer = reg
+		if o.Logger == nil {
+			o.Logger = cfg.Logger
+		}
+		if notifier, err = notify.New(o); err != nil {
+			return nil, err
+		}
+	}
 	a, err := New(Config{
 		AppID: cfg.AppID, Clients: clients, Mirror: mirror, Engine: policy.NewEngine(),
-		SigningKey: cfg.SigningKey, Limits: cfg.Limits, Now: cfg.Now,
+		SigningKey: cfg.SigningKey, Limits: cfg.Limits, Now: cfg.Now, Notifier: notifier,
 	})
 	if err != nil {
 		return nil, err
@@ -142,6 +158,11 @@ func (s *Service) Run(ctx context.Context, ln net.Listener, drain time.Duration)
 	}
 	if e := hs.Shutdown(dctx); e != nil && err == nil && !errors.Is(e, http.ErrServerClosed) {
 		err = e
+	}
+	if n := s.app.notifier; n != nil {
+		// Deliveries still retrying are given up (and logged): a
+		// notification is worth less than a prompt shutdown.
+		n.Close()
 	}
 	_ = s.mirror.Close()
 	if errors.Is(err, http.ErrServerClosed) {

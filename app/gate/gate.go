@@ -29,6 +29,8 @@ type Pull struct {
 	BaseRef, HeadRef           string
 	BaseSHA, HeadSHA, MergeSHA string
 	Draft, Merged              bool
+	// HTMLURL is the pull request's page, for people.
+	HTMLURL string
 	// State is "open" or "closed".
 	State   string
 	Reviews []Review

@@ -27,17 +27,27 @@ func (f *notifyFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.smtpFrom, "smtp-from", "", "the sender address of email notifications")
 }
 
-// notifier builds the Notifier of the flags; secrets fill ${NAME} in the
-// policy's notification settings.
-func (f *notifyFlags) notifier(secrets config.Secrets, reg prometheus.Registerer, logger *slog.Logger) (*notify.Notifier, error) {
-	o := notify.Options{SMTPURL: f.smtpURL, From: f.smtpFrom, Secrets: secrets, Registerer: reg, Logger: logger}
+// options are the Notifier's options of the flags; secrets fill ${NAME}
+// in the policy's notification settings.
+func (f *notifyFlags) options(secrets config.Secrets) (notify.Options, error) {
+	o := notify.Options{SMTPURL: f.smtpURL, From: f.smtpFrom, Secrets: secrets}
 	if f.smtpCredentialsFile != "" {
 		user, password, err := notify.ReadSMTPCredentials(f.smtpCredentialsFile)
 		if err != nil {
-			return nil, fmt.Errorf("--smtp-credentials-file: %w", err)
+			return o, fmt.Errorf("--smtp-credentials-file: %w", err)
 		}
 		o.SMTPUser, o.SMTPPassword = user, password
 	}
+	return o, nil
+}
+
+// notifier builds the Notifier of the flags.
+func (f *notifyFlags) notifier(secrets config.Secrets, reg prometheus.Registerer, logger *slog.Logger) (*notify.Notifier, error) {
+	o, err := f.options(secrets)
+	if err != nil {
+		return nil, err
+	}
+	o.Registerer, o.Logger = reg, logger
 	return notify.New(o)
 }
 

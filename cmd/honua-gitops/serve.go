@@ -29,6 +29,9 @@ type serveFlags struct {
 	workers, queueSize                                         int
 	sweepInterval, drain                                       time.Duration
 	logFormat                                                  string
+	secretsFile                                                string
+	secretEnv                                                  []string
+	notify                                                     notifyFlags
 }
 
 func newServeCmd() *cobra.Command {
@@ -82,6 +85,9 @@ A flag given on the command line wins. SIGTERM and SIGINT drain the queue
 	fs.DurationVar(&f.sweepInterval, "sweep-interval", 5*time.Minute, "how often missed events are repaired (0: never)")
 	fs.DurationVar(&f.drain, "drain", 30*time.Second, "how long a shutdown waits for queued events")
 	fs.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&f.secretsFile, "secrets-file", "", "a file of NAME=value lines filling ${NAME} in the policy's notification settings")
+	fs.StringArrayVar(&f.secretEnv, "secret-env", nil, "an environment variable the notification settings may read as ${NAME} (repeatable)")
+	f.notify.register(fs)
 	return cmd
 }
 
@@ -129,10 +135,18 @@ func (f *serveFlags) config() (app.ServiceConfig, error) {
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return cfg, fmt.Errorf("--data-dir: %w", err)
 	}
+	notifySecrets, err := secretsFrom(f.secretsFile, f.secretEnv)
+	if err != nil {
+		return cfg, err
+	}
+	no, err := f.notify.options(notifySecrets)
+	if err != nil {
+		return cfg, err
+	}
 	return app.ServiceConfig{
 		GitHubURL: f.githubURL, AppID: f.appID, PrivateKey: pk, WebhookSecrets: secrets,
 		SigningKey: key, DataDir: f.dataDir, Workers: f.workers, QueueSize: f.queueSize,
-		SweepInterval: f.sweepInterval, Limits: config.DefaultLimits,
+		SweepInterval: f.sweepInterval, Limits: config.DefaultLimits, Notify: &no,
 	}, nil
 }
 

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/honua-io/honua-gitops/notify"
+)
+
+// TestApprovalRequiredIsNotifiedOnce: staging's policy sends
+// approval-required to Slack: the merge tells it once, with the PR and
+// the /approve command; the same event handled again (another replica,
+// a restart: the App keeps no state) finds the note in the pull request
+// and sends nothing more.
+func TestApprovalRequiredIsNotifiedOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer slack.Close()
+	secrets := func(name string) (string, bool) {
+		if name == "SLACK_WEBHOOK_URL" {
+			return slack.URL + "/services/T000/B000/XXXX", true
+		}
+		return "", false
+	}
+	e := newE2E(t, e2eOptions{notify: &notify.Options{Secrets: secrets}})
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	e.svc.app.notifier.Wait()
+	e.flush()
+
+	// Another replica (or the App after a restart) handles the same event.
+	st, err := e.svc.app.loadMerge(e.ctx, e.inst, repoName{Owner: "kailua-gis", Name: "config"}, merge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := st.ev.report.Verdict("staging")
+	dec := e.svc.app.decide(v, st.ev.envs["staging"], st.ev, "staging")
+	e.svc.app.notifyApproval(e.ctx, st.gh, st.m, st.ev, "staging", st.deployments["staging"], dec)
+	e.svc.app.notifier.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	staging := 0
+	for _, m := range got {
+		if strings.Contains(m, "staging") && strings.Contains(m, "/approve staging") && strings.Contains(m, "/pull/") {
+			staging++
+		}
+	}
+	if staging != 1 {
+		t.Errorf("%d approval-required messages for staging, want 1:\n%s", staging, strings.Join(got, "\n"))
+	}
+	notes := 0
+	for _, c := range e.botComments(n) {
+		if strings.Contains(c, "notification went out") {
+			notes++
+		}
+	}
+	if notes < 1 {
+		t.Errorf("no note of the notification in the pull request")
+	}
+}
