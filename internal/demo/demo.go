@@ -24,11 +24,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/honua-io/honua-gitops/app"
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/policy"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -108,6 +110,46 @@ type demo struct {
 	mirrors []*mirror.Mirror
 	step    int
 	started time.Time
+
+	// slack is a local stand-in for Slack's incoming webhooks: the policy's
+	// Slack notifications land there and the timeline shows them.
+	slack     *http.Server
+	slackURL  string
+	slackMu   sync.Mutex
+	slackMsgs []string
+	slackSeen int
+	notifier  *notify.Notifier
+}
+
+// secret is the demo's ${NAME} secrets: Slack's webhook is the local
+// receiver; everything else a placeholder.
+func (d *demo) secret(name string) (string, bool) {
+	if name == "SLACK_WEBHOOK_URL" {
+		return d.slackURL, true
+	}
+	return "demo-secret", true
+}
+
+// startSlack starts the local Slack receiver.
+func (d *demo) startSlack() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	d.slackURL = "http://" + ln.Addr().String() + "/services/TDEMO/BDEMO/demo"
+	d.slack = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Text    string `json:"text"`
+			Channel string `json:"channel"`
+		}
+		_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&m)
+		d.slackMu.Lock()
+		d.slackMsgs = append(d.slackMsgs, strings.TrimSpace(m.Channel+" "+m.Text))
+		d.slackMu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	})}
+	go func() { _ = d.slack.Serve(ln) }()
+	return nil
 }
 
 func start(parent context.Context, o Options) (*demo, error) {
@@ -127,6 +169,9 @@ func start(parent context.Context, o Options) (*demo, error) {
 	}
 	d.logger = slog.New(slog.NewTextHandler(d.logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
+	if err := d.startSlack(); err != nil {
+		return d, err
+	}
 	// The App listens first: the emulator sends its webhooks there.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,6 +200,7 @@ func start(parent context.Context, o Options) (*demo, error) {
 		GitHubURL: d.sim.URL(), GitURL: d.sim.CloneURL, AppID: d.sim.AppID(), PrivateKey: pemKey,
 		WebhookSecrets: [][]byte{[]byte(secret)}, SigningKey: d.key, DataDir: filepath.Join(d.dir, "app"),
 		Workers: 4, QueueSize: 256, SweepInterval: sweep, Logger: d.logger.With("component", "app"),
+		Notify: &notify.Options{Secrets: d.secret, Logger: d.logger.With("component", "app-notify")},
 	})
 	if err != nil {
 		ln.Close()
@@ -181,6 +227,12 @@ func start(parent context.Context, o Options) (*demo, error) {
 
 func (d *demo) close() {
 	d.cancel()
+	if d.notifier != nil {
+		d.notifier.Close()
+	}
+	if d.slack != nil {
+		_ = d.slack.Close()
+	}
 	if d.appDone != nil {
 		select {
 		case <-d.appDone:
@@ -290,8 +342,13 @@ func (d *demo) setup() error {
 		}
 		d.mirrors = append(d.mirrors, m)
 		inst := d.inst
+		if d.notifier == nil {
+			if d.notifier, err = notify.New(notify.Options{Secrets: d.secret, Logger: d.logger.With("component", "runner-notify")}); err != nil {
+				return err
+			}
+		}
 		r, err := runner.New(runner.Config{
-			Repo: Repo, GitHub: gh, Mirror: m, AppBot: d.sim.BotLogin(),
+			Repo: Repo, GitHub: gh, Mirror: m, AppBot: d.sim.BotLogin(), Notifier: d.notifier,
 			Token:   func(ctx context.Context) (string, error) { return d.clients.Token(ctx, inst) },
 			Keys:    order.Keys(d.key.Public().(ed25519.PublicKey)),
 			Secrets: func(string) (string, bool) { return "demo-secret", true },

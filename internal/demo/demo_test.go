@@ -41,6 +41,8 @@ func TestDemo(t *testing.T) {
 		`on development's Honua: 200 "Bike Lanes (pilot)"`,
 		"(task deploy:rollback) of",
 		"the development runner polls: deploy:rollback to development → success: deployed and healthy",
+		"notification (Slack, to the demo's local receiver): #gis-staging [honua-gitops] staging: approval required",
+		"notification (Slack, to the demo's local receiver): #gis-dev [honua-gitops] development: deployment failed (rolled back)",
 		"Summary",
 	} {
 		if !strings.Contains(s, want) {

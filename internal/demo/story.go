@@ -81,6 +81,7 @@ func (d *demo) story() error {
 	}
 	p("  merge commit %s; the App creates a deployment per environment:\n", short(good))
 	d.showDeployments(good, Environments...)
+	d.showNotifications()
 
 	d.section("The development runner polls GitHub and deploys")
 	if err := d.settle(); err != nil {
@@ -162,6 +163,7 @@ func (d *demo) story() error {
 	d.showCollection("development", badCollection)
 	d.showCollection("development", "transportation::bike-lanes")
 	d.showLastComment(pr2)
+	d.showNotifications()
 
 	// 5. A good follow-up, then /rollback.
 	d.section("ana opens PR #3 \"Bike lanes: pilot title\" (development only); bob merges it")
@@ -518,4 +520,25 @@ func (d *demo) reviewInGitHub(sha string, pr int) error {
 	p("  GitHub records the approval (GET /actions/runs/%d/approvals) and sends deployment_review approved;\n", gate.ID)
 	p("  the App counts it as lkeawe's approval, via github-environment\n")
 	return nil
+}
+
+// showNotifications prints the Slack messages the local receiver got since
+// the last call (the policy's notifications, as people would see them).
+func (d *demo) showNotifications() {
+	if d.notifier != nil {
+		d.notifier.Wait()
+	}
+	// The App's are sent in the background: wait a moment for one.
+	_ = d.waitFor(3*time.Second, func() bool {
+		d.slackMu.Lock()
+		defer d.slackMu.Unlock()
+		return len(d.slackMsgs) > d.slackSeen
+	})
+	d.slackMu.Lock()
+	msgs := d.slackMsgs[d.slackSeen:]
+	d.slackSeen = len(d.slackMsgs)
+	d.slackMu.Unlock()
+	for _, m := range msgs {
+		d.printf("  notification (Slack, to the demo's local receiver): %s\n", cutLine(m, 150))
+	}
 }
