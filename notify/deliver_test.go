@@ -284,7 +284,11 @@ func TestNeverRecovers(t *testing.T) {
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	rcv := newReceiver(t, 404)
-	h := newHarness(t, map[string]string{"S": "k"}, nil)
+	var told []Failure
+	var mu sync.Mutex
+	h := newHarness(t, map[string]string{"S": "k"}, func(o *Options) {
+		o.OnFailure = func(f Failure) { mu.Lock(); told = append(told, f); mu.Unlock() }
+	})
 	cfg := mustParse(t, map[string]any{"onDeploymentFailed": list(map[string]any{"type": "webhook", "url": rcv.URL, "secret": "${S}"})})
 	h.n.Send(context.Background(), cfg, sampleEvent(KindFailed), nil)
 	h.n.Wait()
@@ -293,6 +297,11 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	}
 	if f := h.n.Failures(); len(f) != 1 || f[0].Attempts != 1 {
 		t.Errorf("failures = %+v", f)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(told) != 1 || told[0].Kind != KindFailed || told[0].Target == "" {
+		t.Errorf("OnFailure was told %+v, want the one failure", told)
 	}
 }
 

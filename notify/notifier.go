@@ -64,6 +64,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer registers honua_gitops_notifications_total; none when nil.
 	Registerer prometheus.Registerer
+	// OnFailure, when set, is told of each message given up on (after its
+	// retries, or at once for a permanent error): the runner and the
+	// controller keep them in their state store, for their status
+	// commands.
+	OnFailure func(Failure)
 	// TLSConfig is the TLS client configuration towards the SMTP server
 	// (tests: trust a self-signed certificate).
 	TLSConfig *tls.Config
@@ -299,10 +304,13 @@ func backoff(attempt int) time.Duration {
 
 func (n *Notifier) recordFailure(f Failure) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.failures = append(n.failures, f)
 	if len(n.failures) > maxFailures {
 		n.failures = append([]Failure(nil), n.failures[len(n.failures)-maxFailures:]...)
+	}
+	n.mu.Unlock()
+	if n.o.OnFailure != nil {
+		n.o.OnFailure(f)
 	}
 }
 

@@ -143,13 +143,14 @@ func (f *controllerFlags) build(reg prometheus.Registerer, logger *slog.Logger) 
 		return nil, nil, err
 	}
 	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
-	n, err := f.notify.notifier(secrets, reg, logger)
+	store := &controller.Store{Dir: f.stateDir, HistoryLimit: f.historyLimit}
+	n, err := f.notify.notifier(secrets, reg, logger, store.RecordNotifyFailure)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := controller.New(controller.Config{
 		URL: f.gitURL, Auth: auth, Branch: f.branch, Path: f.path, GitDir: controller.GitDirIn(f.stateDir),
-		Environments: envs, Store: &controller.Store{Dir: f.stateDir, HistoryLimit: f.historyLimit},
+		Environments: envs, Store: store,
 		Secrets: secrets, Limits: config.DefaultLimits, HealthInterval: f.healthInterval, Logger: logger, Notifier: n,
 	})
 	if err != nil {

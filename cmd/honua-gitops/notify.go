@@ -41,13 +41,21 @@ func (f *notifyFlags) options(secrets config.Secrets) (notify.Options, error) {
 	return o, nil
 }
 
-// notifier builds the Notifier of the flags.
-func (f *notifyFlags) notifier(secrets config.Secrets, reg prometheus.Registerer, logger *slog.Logger) (*notify.Notifier, error) {
+// notifier builds the Notifier of the flags; failures, when onFailure is
+// set, are kept where the status commands show them.
+func (f *notifyFlags) notifier(secrets config.Secrets, reg prometheus.Registerer, logger *slog.Logger, onFailure func(notify.Failure) error) (*notify.Notifier, error) {
 	o, err := f.options(secrets)
 	if err != nil {
 		return nil, err
 	}
 	o.Registerer, o.Logger = reg, logger
+	if onFailure != nil {
+		o.OnFailure = func(fl notify.Failure) {
+			if err := onFailure(fl); err != nil {
+				logger.Warn("recording a notification failure", "err", err)
+			}
+		}
+	}
 	return notify.New(o)
 }
 
@@ -120,7 +128,7 @@ Secrets (${NAME}) come from the environment (HONUA_SECRET_<NAME>, or
 				fmt.Fprintf(cmd.OutOrStdout(), "%s has no notifications for %s\n", policy.PolicyFile, env)
 				return nil
 			}
-			n, err := nf.notifier(secrets, nil, newLogger(cmd, "text"))
+			n, err := nf.notifier(secrets, nil, newLogger(cmd, "text"), nil)
 			if err != nil {
 				return usageError("%w", err)
 			}

@@ -214,14 +214,15 @@ func (f *runnerFlags) build(ctx context.Context, reg *prometheus.Registry, logge
 		return nil, nil, err
 	}
 	envs := environments(servers, f.stateDir, f.healthTimeout, !f.noRollback, logger)
-	n, err := f.notify.notifier(secrets, reg, logger)
+	store := &runner.Store{Dir: f.stateDir}
+	n, err := f.notify.notifier(secrets, reg, logger, store.RecordNotifyFailure)
 	if err != nil {
 		return nil, nil, err
 	}
 	r, err := runner.New(runner.Config{
 		Notifier: n,
 		Repo:     f.repo, GitHub: gh, Token: token, Mirror: m, AppBot: bot, Keys: order.Keys(pubs...),
-		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: &runner.Store{Dir: f.stateDir},
+		Secrets: secrets, Limits: config.DefaultLimits, Logger: logger, ID: hostID(), Store: store,
 		HealthInterval: f.healthInterval, SelfHeal: f.selfHeal, Environments: envs,
 	})
 	if err != nil {

@@ -2,7 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/honua-io/honua-gitops/notify"
 )
 
 // maxNotified bounds an environment's record of sent notifications.
@@ -33,6 +37,21 @@ func (l Ledger) MarkSent(_ context.Context, key string) error {
 				r.Notified = slices.Clone(r.Notified[len(r.Notified)-maxNotified:])
 			}
 		}
+		return nil
+	})
+}
+
+// RecordNotifyFailure puts a notification given up on in its
+// environment's audit trail ("notify-failed", under the deployment it was
+// about), where `deployment show` shows it.
+func (s *Store) RecordNotifyFailure(f notify.Failure) error {
+	if CheckEnvName(f.Env) != nil {
+		return nil
+	}
+	id, _, _ := strings.Cut(f.Key, "/")
+	return s.Update(f.Env, func(r *EnvRecord) error {
+		r.Audit = append(r.Audit, Audit{At: f.At, Who: "controller", From: hostName(), Action: "notify-failed", DeploymentID: id,
+			Detail: fmt.Sprintf("%s to %s: %s", f.Kind, f.Target, f.Err)})
 		return nil
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 )
 
@@ -107,7 +108,23 @@ type EnvState struct {
 	// Notified are the keys of the notifications sent (event and target),
 	// newest last, bounded: each is sent once however often it is asked.
 	Notified []string `json:"notified,omitempty"`
+	// NotifyFailures are the notifications given up on, newest last, at
+	// most MaxNotifyFailures.
+	NotifyFailures []NotifyFailure `json:"notifyFailures,omitempty"`
 }
+
+// NotifyFailure is a notification given up on: its event, its target (no
+// secrets) and why.
+type NotifyFailure struct {
+	At     time.Time `json:"at"`
+	Event  string    `json:"event"`
+	Target string    `json:"target"`
+	Error  string    `json:"error"`
+	Key    string    `json:"key"`
+}
+
+// MaxNotifyFailures bounds EnvState.NotifyFailures.
+const MaxNotifyFailures = 20
 
 const (
 	statePrefix = "state-"
@@ -318,6 +335,9 @@ func WriteStatus(w io.Writer, states []EnvState, format string) error {
 		fmt.Fprintf(&b, "  sync:      %s%s\n", st.Sync, since(st.SyncSince))
 		fmt.Fprintf(&b, "  current:   %s\n", deployed(st.Current))
 		fmt.Fprintf(&b, "  last good: %s\n", deployed(st.LastGood))
+		for _, f := range st.NotifyFailures {
+			fmt.Fprintf(&b, "  notification failed: %s  %s to %s: %s\n", stamp(f.At), f.Event, f.Target, f.Error)
+		}
 		if len(st.History) == 0 {
 			b.WriteString("  history:   none\n")
 			continue
@@ -398,4 +418,23 @@ func (l Ledger) MarkSent(_ context.Context, key string) error {
 		st.Notified = slices.Clone(st.Notified[len(st.Notified)-maxNotified:])
 	}
 	return l.s.write(st)
+}
+
+// RecordNotifyFailure keeps a notification given up on in its
+// environment's state, for `runner status`.
+func (s *Store) RecordNotifyFailure(f notify.Failure) error {
+	if checkEnvName(f.Env) != nil {
+		return nil // not one of this store's environments
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.Load(f.Env)
+	if err != nil {
+		return err
+	}
+	st.NotifyFailures = append(st.NotifyFailures, NotifyFailure{At: f.At, Event: string(f.Kind), Target: f.Target, Error: f.Err, Key: f.Key})
+	if n := len(st.NotifyFailures); n > MaxNotifyFailures {
+		st.NotifyFailures = slices.Clone(st.NotifyFailures[n-MaxNotifyFailures:])
+	}
+	return s.write(st)
 }

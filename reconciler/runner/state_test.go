@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/honua-io/honua-gitops/reconciler/apply"
+
+	"github.com/honua-io/honua-gitops/notify"
 )
 
 // withStore gives a fixture's runner a state store and returns it.
@@ -235,5 +238,28 @@ func TestStoreLedger(t *testing.T) {
 	}
 	if sent, _ := (&Store{Dir: s.Dir}).Ledger("production").Sent(ctx, "k"); !sent {
 		t.Error("the key is not in the store for another reader")
+	}
+}
+
+// TestNotifyFailuresInStatus: a notification given up on is kept in the
+// environment's state (bounded) and shown by `runner status`.
+func TestNotifyFailuresInStatus(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	for i := range MaxNotifyFailures + 3 {
+		if err := s.RecordNotifyFailure(notify.Failure{Key: "42/failed/x", Kind: notify.KindFailed, Env: "production",
+			Target: "slack #gis-prod", Err: fmt.Sprintf("HTTP 500 (%d)", i), At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Load("production")
+	if err != nil || len(st.NotifyFailures) != MaxNotifyFailures {
+		t.Fatalf("%v: %d failures kept, want %d", err, len(st.NotifyFailures), MaxNotifyFailures)
+	}
+	var b strings.Builder
+	if err := WriteStatus(&b, []EnvState{st}, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "notification failed:") || !strings.Contains(b.String(), "slack #gis-prod") {
+		t.Errorf("status does not show the failure:\n%s", b.String())
 	}
 }
