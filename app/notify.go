@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/google/go-github/v66/github"
 
@@ -13,22 +17,99 @@ import (
 	"github.com/honua-io/honua-gitops/policy"
 )
 
-// notifiedKind marks the App's note that a notification went out: the
-// App keeps no state, so GitHub (the pull request) is its ledger.
-const notifiedKind = "notified"
+// notifiedKind marks the App's note that a notification went out, and
+// claimKind its claim to send one: the App keeps no state, so GitHub (the
+// pull request) is its ledger, and its arbiter between replicas.
+const (
+	notifiedKind = "notified"
+	claimKind    = "notify-claim"
+)
 
 // prLedger records the notifications sent about a pull request's
 // deployments as the App's own comments on it, each with a marker of its
-// key: every replica, and the App after a restart, reads them back.
+// key: every replica, and the App after a restart, reads them back. It is
+// a notify.Claimer: of replicas sending one notification at the same
+// moment, the one whose claim comment GitHub numbered first sends it.
 type prLedger struct {
 	a    *App
 	gh   *github.Client
 	repo repoName
 	pr   int
+
+	mu     sync.Mutex
+	claims map[string]int64 // key → this replica's claim comment
+}
+
+type claimMarker struct {
+	Key   string    `json:"key"`
+	Nonce string    `json:"nonce"`
+	Until time.Time `json:"until"`
+}
+
+// Claim claims key for ttl: it writes a claim comment, then reads the
+// comments back; the lowest-numbered live claim of the App wins. It
+// reports false when key was sent or another claim won.
+func (l *prLedger) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if sent, err := l.Sent(ctx, key); err != nil || sent {
+		return false, err
+	}
+	var nb [8]byte
+	_, _ = rand.Read(nb[:])
+	nonce := hex.EncodeToString(nb[:])
+	body := ":hourglass: Sending a notification (`" + plainKey(key) + "`).\n" + checks.Marker(claimKind, claimMarker{Key: key, Nonce: nonce, Until: l.a.now().Add(ttl)})
+	c, _, err := l.gh.Issues.CreateComment(ctx, l.repo.Owner, l.repo.Name, l.pr, &github.IssueComment{Body: github.String(body)})
+	if err != nil {
+		return false, fmt.Errorf("claiming a notification on %s#%d: %w", l.repo, l.pr, err)
+	}
+	l.mu.Lock()
+	if l.claims == nil {
+		l.claims = map[string]int64{}
+	}
+	l.claims[key] = c.GetID()
+	l.mu.Unlock()
+	comments, err := l.a.comments(ctx, l.gh, l.repo, l.pr)
+	if err != nil {
+		return false, err
+	}
+	var winner int64
+	for _, cm := range comments {
+		if !l.a.isBot(cm.GetUser().GetLogin()) {
+			continue
+		}
+		for _, m := range checks.ParseMarkers(cm.GetBody()) {
+			var v claimMarker
+			if m.Kind == claimKind && m.Decode(&v) == nil && v.Key == key && l.a.now().Before(v.Until) && (winner == 0 || cm.GetID() < winner) {
+				winner = cm.GetID()
+			}
+		}
+	}
+	if winner != c.GetID() {
+		_ = l.drop(ctx, key) // the other replica sends it
+		return false, nil
+	}
+	return true, nil
+}
+
+// Release gives up this replica's claim on key (a delivery that failed
+// for good): its claim comment goes.
+func (l *prLedger) Release(ctx context.Context, key string) error { return l.drop(ctx, key) }
+
+func (l *prLedger) drop(ctx context.Context, key string) error {
+	l.mu.Lock()
+	id := l.claims[key]
+	delete(l.claims, key)
+	l.mu.Unlock()
+	if id == 0 {
+		return nil
+	}
+	if _, err := l.gh.Issues.DeleteComment(ctx, l.repo.Owner, l.repo.Name, id); err != nil {
+		return fmt.Errorf("removing a notification claim on %s#%d: %w", l.repo, l.pr, err)
+	}
+	return nil
 }
 
 // Sent reports whether the App's comments on the pull request record key.
-func (l prLedger) Sent(ctx context.Context, key string) (bool, error) {
+func (l *prLedger) Sent(ctx context.Context, key string) (bool, error) {
 	comments, err := l.a.comments(ctx, l.gh, l.repo, l.pr)
 	if err != nil {
 		return false, err
@@ -49,9 +130,18 @@ func (l prLedger) Sent(ctx context.Context, key string) (bool, error) {
 	return false, nil
 }
 
-// MarkSent records key in a short comment.
-func (l prLedger) MarkSent(ctx context.Context, key string) error {
+// MarkSent records key: this replica's claim comment becomes the note.
+func (l *prLedger) MarkSent(ctx context.Context, key string) error {
 	body := ":bell: A notification went out (`" + plainKey(key) + "`).\n" + checks.Marker(notifiedKind, map[string]string{"key": key})
+	l.mu.Lock()
+	id := l.claims[key]
+	delete(l.claims, key)
+	l.mu.Unlock()
+	if id != 0 {
+		if _, _, err := l.gh.Issues.EditComment(ctx, l.repo.Owner, l.repo.Name, id, &github.IssueComment{Body: github.String(body)}); err == nil {
+			return nil
+		}
+	}
 	return l.a.comment(ctx, l.gh, l.repo, l.pr, body)
 }
 
@@ -109,7 +199,7 @@ func (a *App) notifyApproval(ctx context.Context, gh *github.Client, m mergeInfo
 	}
 	var ledger notify.Ledger
 	if m.pull.Number != 0 {
-		ledger = prLedger{a: a, gh: gh, repo: m.repo, pr: m.pull.Number}
+		ledger = &prLedger{a: a, gh: gh, repo: m.repo, pr: m.pull.Number}
 	} else {
 		ledger = &a.notified
 	}

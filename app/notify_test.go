@@ -70,3 +70,75 @@ func TestApprovalRequiredIsNotifiedOnce(t *testing.T) {
 		t.Errorf("no note of the notification in the pull request")
 	}
 }
+
+// TestTwoReplicasNotifyOnce: two replicas of the App handle the same
+// approval-required event at the same moment, each with its own
+// notifier: GitHub (the claim comments' order) lets one send it.
+func TestTwoReplicasNotifyOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer slack.Close()
+	secrets := func(name string) (string, bool) {
+		if name == "SLACK_WEBHOOK_URL" {
+			return slack.URL + "/services/T000/B000/XXXX", true
+		}
+		return "", false
+	}
+	e := newE2E(t, e2eOptions{}) // the service itself sends nothing
+	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
+	merge := e.merge(n, "bob")
+	replica := func() *App {
+		t.Helper()
+		nf, err := notify.New(notify.Options{Secrets: secrets, Logger: e2eLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nf.Close)
+		a, err := New(Config{AppID: e.sim.AppID(), BotLogin: e.sim.BotLogin(), Clients: e.svc.clients, Mirror: e.svc.mirror,
+			SigningKey: e.key, Now: e.clock.Now, Notifier: nf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	replicas := []*App{replica(), replica()}
+	repo := repoName{Owner: "kailua-gis", Name: "config"}
+	var wg sync.WaitGroup
+	for _, a := range replicas {
+		st, err := a.loadMerge(e.ctx, e.inst, repo, merge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := st.ev.report.Verdict("staging")
+		dec := a.decide(v, st.ev.envs["staging"], st.ev, "staging")
+		wg.Go(func() { a.notifyApproval(e.ctx, st.gh, st.m, st.ev, "staging", st.deployments["staging"], dec) })
+	}
+	wg.Wait()
+	for _, a := range replicas {
+		a.notifier.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Errorf("%d messages from two replicas, want 1:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	claims, notes := 0, 0
+	for _, c := range e.botComments(n) {
+		if strings.Contains(c, "Sending a notification") {
+			claims++
+		}
+		if strings.Contains(c, "notification went out") {
+			notes++
+		}
+	}
+	if claims != 0 || notes != 1 {
+		t.Errorf("%d claim comments left and %d notes, want 0 and 1", claims, notes)
+	}
+}
