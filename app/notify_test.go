@@ -1,13 +1,11 @@
 package app
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/honua-io/honua-gitops/internal/notifytest"
 	"github.com/honua-io/honua-gitops/notify"
 )
 
@@ -17,22 +15,8 @@ import (
 // a restart: the App keeps no state) finds the note in the pull request
 // and sends nothing more.
 func TestApprovalRequiredIsNotifiedOnce(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, string(b))
-		mu.Unlock()
-		_, _ = w.Write([]byte("ok"))
-	}))
-	defer slack.Close()
-	secrets := func(name string) (string, bool) {
-		if name == "SLACK_WEBHOOK_URL" {
-			return slack.URL + "/services/T000/B000/XXXX", true
-		}
-		return "", false
-	}
+	slack := notifytest.NewSlack(t)
+	secrets := slack.Secrets(nil)
 	e := newE2E(t, e2eOptions{notify: &notify.Options{Secrets: secrets}})
 	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
 	merge := e.merge(n, "bob")
@@ -49,8 +33,7 @@ func TestApprovalRequiredIsNotifiedOnce(t *testing.T) {
 	e.svc.app.notifyApproval(e.ctx, st.gh, st.m, st.ev, "staging", st.deployments["staging"], dec)
 	e.svc.app.notifier.Wait()
 
-	mu.Lock()
-	defer mu.Unlock()
+	got := slack.Messages()
 	staging := 0
 	for _, m := range got {
 		if strings.Contains(m, "staging") && strings.Contains(m, "/approve staging") && strings.Contains(m, "/pull/") {
@@ -75,22 +58,8 @@ func TestApprovalRequiredIsNotifiedOnce(t *testing.T) {
 // approval-required event at the same moment, each with its own
 // notifier: GitHub (the claim comments' order) lets one send it.
 func TestTwoReplicasNotifyOnce(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, string(b))
-		mu.Unlock()
-		_, _ = w.Write([]byte("ok"))
-	}))
-	defer slack.Close()
-	secrets := func(name string) (string, bool) {
-		if name == "SLACK_WEBHOOK_URL" {
-			return slack.URL + "/services/T000/B000/XXXX", true
-		}
-		return "", false
-	}
+	slack := notifytest.NewSlack(t)
+	secrets := slack.Secrets(nil)
 	e := newE2E(t, e2eOptions{}) // the service itself sends nothing
 	n, _ := e.openPR("bike-lanes", "ana", map[string]string{"environments/common/layers/bike-lanes.yaml": bikeLanes})
 	merge := e.merge(n, "bob")
@@ -124,8 +93,7 @@ func TestTwoReplicasNotifyOnce(t *testing.T) {
 	for _, a := range replicas {
 		a.notifier.Wait()
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := slack.Messages()
 	if len(got) != 1 {
 		t.Errorf("%d messages from two replicas, want 1:\n%s", len(got), strings.Join(got, "\n"))
 	}

@@ -8,12 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/internal/notifytest"
 	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/runner"
@@ -524,23 +523,9 @@ func TestControllerWindowAndSupersede(t *testing.T) {
 // approves), development's failure rolled back; polling again sends
 // nothing more (the store's ledger).
 func TestControllerNotifies(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, string(b))
-		mu.Unlock()
-		_, _ = w.Write([]byte("ok"))
-	}))
-	defer slack.Close()
+	slack := notifytest.NewSlack(t)
 	f := newFixture(t)
-	secrets := func(name string) (string, bool) {
-		if name == "SLACK_WEBHOOK_URL" {
-			return slack.URL + "/services/T000/B000/XXXX", true
-		}
-		return "s3cret-" + strings.ToLower(name), true
-	}
+	secrets := slack.Secrets(func(name string) (string, bool) { return "s3cret-" + strings.ToLower(name), true })
 	n, err := notify.New(notify.Options{Secrets: secrets, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -557,8 +542,7 @@ func TestControllerNotifies(t *testing.T) {
 		}
 	}
 	n.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	got := slack.Messages()
 	var approval, failed int
 	for _, m := range got {
 		if strings.Contains(m, "honua-gitops deployment approve staging-") {

@@ -9,12 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
+	"github.com/honua-io/honua-gitops/internal/notifytest"
 	"github.com/honua-io/honua-gitops/notify"
 	"github.com/honua-io/honua-gitops/reconciler/apply"
 	"github.com/honua-io/honua-gitops/reconciler/mirror"
@@ -360,25 +359,11 @@ func waitFor(t *testing.T, cond func() bool) {
 // Slack: a rolled-back deployment is told once, with its cause, even when
 // the runner's notification is asked for again (the store's ledger).
 func TestRunnerNotifiesAFailure(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		got = append(got, string(b))
-		mu.Unlock()
-		_, _ = w.Write([]byte("ok"))
-	}))
-	defer slack.Close()
+	slack := notifytest.NewSlack(t)
 	f := newFixture(t)
 	r := f.runner("site-a")
 	withStore(t, r)
-	secrets := func(name string) (string, bool) {
-		if name == "SLACK_WEBHOOK_URL" {
-			return slack.URL + "/services/T000/B000/XXXX", true
-		}
-		return "s3cret-" + strings.ToLower(name), true
-	}
+	secrets := slack.Secrets(func(name string) (string, bool) { return "s3cret-" + strings.ToLower(name), true })
 	n, err := notify.New(notify.Options{Secrets: secrets, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -401,8 +386,7 @@ func TestRunnerNotifiesAFailure(t *testing.T) {
 	// The same event asked for again (a redelivered order, a restart).
 	r.notify(f.ctx, r.cfg.Environments[0], strconv.FormatInt(id, 10), next, f.sha, notify.Event{Kind: notify.KindFailed, RolledBack: true, Cause: "again"})
 	n.Wait()
-	mu.Lock()
-	defer mu.Unlock()
+	got := slack.Messages()
 	if len(got) != 1 || !strings.Contains(got[0], "development") || !strings.Contains(strings.ToLower(got[0]), "rolled back") {
 		t.Errorf("%d Slack messages, want one about development rolled back:\n%s", len(got), strings.Join(got, "\n"))
 	}
