@@ -17,10 +17,9 @@ import (
 
 // fakeClock is a clock whose Sleep advances it at once.
 type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	slept  []time.Duration
-	sleeps int
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
 }
 
 func newFakeClock() *fakeClock {
