@@ -23,9 +23,6 @@ type mergeState struct {
 	deployments map[string]*github.Deployment
 	orders      map[string]order.Order
 	ev          *evaluation
-	// fromDialog is set while acting on a review given in GitHub's dialog:
-	// a deployment still waiting afterwards gets a new gate run.
-	fromDialog bool
 }
 
 // loadMerge reads the App's deployments of sha, the pull request their
@@ -156,12 +153,11 @@ func (a *App) decideDeployment(ctx context.Context, inst int64, repo repoName, s
 		}
 		return a.replyOnce(ctx, st, commentID, checks.RefusalComment(fmt.Sprintf("%s is approved and rejected %s, by the environment's required reviewers.", env, where)))
 	}
-	st.fromDialog = via == gate.ViaGitHubEnvironment
 	if ok, why := gate.MayApprove(person, st.m.pull, st.ev.envs[env], eligiblePolicy(pol, v)); !ok {
 		if err := a.replyOnce(ctx, st, commentID, checks.RefusalComment(why)); err != nil {
 			return err
 		}
-		if st.fromDialog && kind == gate.KindApprove {
+		if via == gate.ViaGitHubEnvironment && kind == gate.KindApprove {
 			// GitHub let the gate run go on; the deployment needs another
 			// review: a new gate run asks for it.
 			return a.reviewAgain(ctx, st.gh, st.m.repo, env, d)

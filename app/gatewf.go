@@ -285,16 +285,12 @@ type runApproval struct {
 // deployment_review webhooks were missed: for each recent gate run whose
 // App deployment still waits, the run's approvals say who decided.
 func (a *App) sweepGateReviews(ctx context.Context, inst int64, gh *github.Client, repo repoName) error {
-	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 30}})
+	runs, err := a.listGateRuns(ctx, gh, repo, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 30}})
 	if err != nil {
-		var ge *github.ErrorResponse
-		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
-			return nil
-		}
-		return fmt.Errorf("listing gate runs: %w", err)
+		return err
 	}
 	var errs []error
-	for _, run := range runs.WorkflowRuns {
+	for _, run := range runs {
 		ref, ok := parseGateTitle(run.GetDisplayTitle())
 		if !ok {
 			continue
@@ -436,6 +432,21 @@ func blackout(v policy.Verdict) *policy.Finding {
 	return nil
 }
 
+// listGateRuns lists repo's runs of the gate workflow (newest first, one
+// page of opts); none when the repository has no gate workflow (the
+// App-enforced mode).
+func (a *App) listGateRuns(ctx context.Context, gh *github.Client, repo repoName, opts *github.ListWorkflowRunsOptions) ([]*github.WorkflowRun, error) {
+	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, opts)
+	if err != nil {
+		var ge *github.ErrorResponse
+		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing gate runs: %w", err)
+	}
+	return runs.WorkflowRuns, nil
+}
+
 // maxGateRuns bounds the gate runs the App dispatches for one deployment:
 // past it, something keeps ending them without a decision, and asking
 // again would only spend the rate limit.
@@ -444,15 +455,11 @@ const maxGateRuns = 10
 // gateRuns counts the gate runs of deployment id among the latest 100,
 // and those not completed yet.
 func (a *App) gateRuns(ctx context.Context, gh *github.Client, repo repoName, id int64) (all, active int, err error) {
-	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 100}})
+	runs, err := a.listGateRuns(ctx, gh, repo, &github.ListWorkflowRunsOptions{Event: "workflow_dispatch", ListOptions: github.ListOptions{PerPage: 100}})
 	if err != nil {
-		var ge *github.ErrorResponse
-		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
-			return 0, 0, nil
-		}
-		return 0, 0, fmt.Errorf("listing gate runs: %w", err)
+		return 0, 0, err
 	}
-	for _, r := range runs.WorkflowRuns {
+	for _, r := range runs {
 		if ref, ok := parseGateTitle(r.GetDisplayTitle()); ok && ref.deploymentID == id {
 			all++
 			if r.GetStatus() != "completed" {
@@ -483,16 +490,12 @@ func (a *App) reviewAgain(ctx context.Context, gh *github.Client, repo repoName,
 // waiting is looked at again (GitHub answers 422 for one that no longer
 // waits on the App, which is fine).
 func (a *App) sweepProtectionRules(ctx context.Context, inst int64, gh *github.Client, repo repoName) error {
-	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(ctx, repo.Owner, repo.Name, gateWorkflowFile, &github.ListWorkflowRunsOptions{Status: "waiting", ListOptions: github.ListOptions{PerPage: 50}})
+	runs, err := a.listGateRuns(ctx, gh, repo, &github.ListWorkflowRunsOptions{Status: "waiting", ListOptions: github.ListOptions{PerPage: 50}})
 	if err != nil {
-		var ge *github.ErrorResponse
-		if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusNotFound {
-			return nil // no gate workflow: the App-enforced mode
-		}
-		return fmt.Errorf("listing waiting gate runs: %w", err)
+		return err
 	}
 	var errs []error
-	for _, run := range runs.WorkflowRuns {
+	for _, run := range runs {
 		ref, ok := parseGateTitle(run.GetDisplayTitle())
 		if !ok {
 			continue

@@ -56,6 +56,11 @@ func planRun(r *policy.Report, o PlanOptions, limit int) CheckRun {
 	p, envs := reportPlan(r)
 	digests := make(map[string]string, len(envs))
 	for _, e := range envs {
+		if e.Name == "" {
+			// No config folder is nameless, and ParseDigests refuses a
+			// marker naming one: it would cost every digest.
+			continue
+		}
 		digests[e.Name] = e.Digest()
 	}
 	trailer := "\n" + DigestsMarker(o.HeadSHA, digests) + "\n"

@@ -71,13 +71,11 @@ per --env or once with {env}. Every flag has a HONUA_GITOPS_* variable.`,
 				return usageError("%w", err)
 			}
 			defer flushNotifications(n, f.once)
-			if f.listen != "" {
-				stop, err := serveHealth(f.listen, reg)
-				if err != nil {
-					return usageError("%w", err)
-				}
-				defer stop()
+			stopHealth, err := serveHealth(f.listen, reg)
+			if err != nil {
+				return usageError("%w", err)
 			}
+			defer stopHealth()
 			if f.once {
 				if err := c.Recover(ctx); err != nil {
 					return err

@@ -3,11 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-github/v66/github"
-
 	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
-	"github.com/honua-io/honua-gitops/reconciler/order"
 )
 
 // TestRunnerSurvivesSIGKILL kills a real runner process (SIGKILL) at
@@ -36,34 +31,13 @@ func TestRunnerSurvivesSIGKILL(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building the binary: %v\n%s", err, out)
 	}
-	ctx := context.Background()
-	sim := githubsim.New(t, githubsim.Options{})
-	inst := sim.Install("kailua-gis")
-	samples, err := filepath.Abs("../../samples/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shaA, err := sim.CreateRepo(ctx, "kailua-gis/config", "main", samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shaB, err := sim.Push(ctx, "kailua-gis/config", "main", "ana", "bike lanes",
+	fx := newTokenFixture(t, dir)
+	sim, tok, gh, key, keyFile, shaA := fx.sim, fx.tok, fx.gh, fx.key, fx.keyFile, fx.sha
+	shaB, err := sim.Push(context.Background(), "kailua-gis/config", "main", "ana", "bike lanes",
 		githubsim.FileChange{Path: "environments/common/layers/bike-lanes.yaml", Content: []byte("id: bike-lanes\ntitle: Bike lanes\nserviceId: transportation\ngeometryType: LineString\nidField: objectid\ngeometryField: geom\nstorage:\n  table: bike_lanes\n  srid: 4326\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := sim.IssueToken(inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh, err := github.NewClient(http.DefaultClient).WithAuthToken(tok).WithEnterpriseURLs(sim.APIURL(), sim.APIURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, key, _ := ed25519.GenerateKey(nil)
-	keyFile := filepath.Join(dir, "order.pub.pem")
-	pemBytes, _ := order.PublicKeyPEM(pub)
-	write(t, keyFile, string(pemBytes))
 	live := filepath.Join(dir, "honua", "metadata.json")
 	if err := os.MkdirAll(filepath.Dir(live), 0o755); err != nil {
 		t.Fatal(err)

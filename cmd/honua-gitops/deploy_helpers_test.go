@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-github/v66/github"
 
+	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/reconciler/order"
 )
 
@@ -76,4 +78,47 @@ func sampleRemote(t *testing.T, dir string) (bare, work, first string) {
 	gitIn(t, work, "remote", "add", "origin", bare)
 	gitIn(t, work, "push", "-q", "origin", "main")
 	return bare, work, gitIn(t, work, "rev-parse", "HEAD")
+}
+
+// tokenFixture is GitHub (the emulator) with the sample repository and the
+// App installed, a token of the installation (as a runner's GITHUB_TOKEN)
+// and a client with it, and an order-signing key whose public half is in
+// keyFile under dir: what a runner command test starts from.
+type tokenFixture struct {
+	sim     *githubsim.Server
+	tok     string
+	gh      *github.Client
+	key     ed25519.PrivateKey
+	keyFile string
+	sha     string // main's first commit
+}
+
+func newTokenFixture(t *testing.T, dir string) tokenFixture {
+	t.Helper()
+	sim := githubsim.New(t, githubsim.Options{})
+	inst := sim.Install("kailua-gis")
+	samples, err := filepath.Abs("../../samples/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := sim.CreateRepo(context.Background(), "kailua-gis/config", "main", samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := sim.IssueToken(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := github.NewClient(http.DefaultClient).WithAuthToken(tok).WithEnterpriseURLs(sim.APIURL(), sim.APIURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	pemBytes, err := order.PublicKeyPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "order.pub.pem")
+	write(t, keyFile, string(pemBytes))
+	return tokenFixture{sim: sim, tok: tok, gh: gh, key: key, keyFile: keyFile, sha: sha}
 }

@@ -78,13 +78,11 @@ once per --env, in the same order, or once with {env} in it
 				return usageError("%w", err)
 			}
 			defer flushNotifications(n, f.once)
-			if f.listen != "" {
-				stop, err := serveHealth(f.listen, reg)
-				if err != nil {
-					return usageError("%w", err)
-				}
-				defer stop()
+			stopHealth, err := serveHealth(f.listen, reg)
+			if err != nil {
+				return usageError("%w", err)
 			}
+			defer stopHealth()
 			if f.once {
 				if err := r.Recover(ctx); err != nil {
 					return err

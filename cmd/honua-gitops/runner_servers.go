@@ -123,8 +123,11 @@ func environments(servers []server, stateDir string, healthTimeout time.Duration
 }
 
 // serveHealth serves /healthz and reg's /metrics on listen, until the
-// returned stop is called.
+// returned stop is called; nothing when listen is "".
 func serveHealth(listen string, reg *prometheus.Registry) (stop func(), err error) {
+	if listen == "" {
+		return func() {}, nil
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", listen, err)

@@ -1,52 +1,21 @@
 package main
 
 import (
-	"context"
-	"crypto/ed25519"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-github/v66/github"
-
-	"github.com/honua-io/honua-gitops/internal/githubsim"
 	"github.com/honua-io/honua-gitops/internal/honuasim"
-	"github.com/honua-io/honua-gitops/reconciler/order"
 )
 
 // TestRunnerCommandOnce: `runner --once` with a token applies the
 // deployment the App queued, and refuses without an order key.
 func TestRunnerCommandOnce(t *testing.T) {
-	ctx := context.Background()
-	sim := githubsim.New(t, githubsim.Options{})
-	inst := sim.Install("kailua-gis")
-	samples, err := filepath.Abs("../../samples/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sha, err := sim.CreateRepo(ctx, "kailua-gis/config", "main", samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := sim.IssueToken(inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh, err := github.NewClient(http.DefaultClient).WithAuthToken(tok).WithEnterpriseURLs(sim.APIURL(), sim.APIURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, key, _ := ed25519.GenerateKey(nil)
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "order.pub.pem")
-	pemBytes, err := order.PublicKeyPEM(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, keyFile, string(pemBytes))
+	fx := newTokenFixture(t, dir)
+	sim, tok, gh, key, keyFile, sha := fx.sim, fx.tok, fx.gh, fx.key, fx.keyFile, fx.sha
 	id := queueDeployment(t, gh, key, sha, "development")
 	live := filepath.Join(dir, "honua", "metadata.json")
 	if err := os.MkdirAll(filepath.Dir(live), 0o755); err != nil {
@@ -89,30 +58,9 @@ func TestRunnerCommandOnce(t *testing.T) {
 // for --metadata-path), and applies each environment's deployment to its
 // own server.
 func TestRunnerCommandTwoEnvironments(t *testing.T) {
-	ctx := context.Background()
-	sim := githubsim.New(t, githubsim.Options{})
-	inst := sim.Install("kailua-gis")
-	samples, err := filepath.Abs("../../samples/config")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sha, err := sim.CreateRepo(ctx, "kailua-gis/config", "main", samples)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := sim.IssueToken(inst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh, err := github.NewClient(http.DefaultClient).WithAuthToken(tok).WithEnterpriseURLs(sim.APIURL(), sim.APIURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, key, _ := ed25519.GenerateKey(nil)
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "order.pub.pem")
-	pemBytes, _ := order.PublicKeyPEM(pub)
-	write(t, keyFile, string(pemBytes))
+	fx := newTokenFixture(t, dir)
+	sim, tok, gh, key, keyFile, sha := fx.sim, fx.tok, fx.gh, fx.key, fx.keyFile, fx.sha
 	servers := map[string]*honuasim.Server{}
 	for _, env := range []string{"development", "staging"} {
 		live := filepath.Join(dir, env, "metadata.json")

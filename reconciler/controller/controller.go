@@ -616,6 +616,36 @@ func approvalsOf(d Deployment) []policy.Approval {
 	return out
 }
 
+// policyOf is the policy d is judged by: its base's (the last deployed
+// commit), or its own for a first deployment. A commit's policy never
+// changes, so it is cached by sha.
+func (c *Controller) policyOf(ctx context.Context, d Deployment) (*policy.Bundle, error) {
+	sha := d.SHA
+	if d.Base != "" {
+		sha = d.Base
+	}
+	c.mu.Lock()
+	bundle := c.bundles[sha]
+	c.mu.Unlock()
+	if bundle != nil {
+		return bundle, nil
+	}
+	src, err := c.source(sha)
+	if err != nil {
+		return nil, err
+	}
+	if bundle, err = policy.LoadWithLimits(ctx, src, c.cfg.Limits); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.bundles) >= 16 {
+		clear(c.bundles)
+	}
+	c.bundles[sha] = bundle
+	c.mu.Unlock()
+	return bundle, nil
+}
+
 // verdict judges d with the policy of its base (the last deployed commit;
 // the commit itself for a first deployment).
 func (c *Controller) verdict(ctx context.Context, env string, rec EnvRecord, d Deployment, p *plan.Environment) (policy.Verdict, json.RawMessage, json.RawMessage, *policy.Bundle, error) {
@@ -623,31 +653,15 @@ func (c *Controller) verdict(ctx context.Context, env string, rec EnvRecord, d D
 	if err != nil {
 		return policy.Verdict{}, nil, nil, nil, err
 	}
-	polSrc := head
 	var base config.Source
 	if d.Base != "" {
 		if base, err = c.source(d.Base); err != nil {
 			return policy.Verdict{}, nil, nil, nil, err
 		}
-		polSrc = base
 	}
-	polSHA := d.SHA
-	if d.Base != "" {
-		polSHA = d.Base
-	}
-	c.mu.Lock()
-	bundle := c.bundles[polSHA]
-	c.mu.Unlock()
-	if bundle == nil {
-		if bundle, err = policy.LoadWithLimits(ctx, polSrc, c.cfg.Limits); err != nil {
-			return policy.Verdict{}, nil, nil, nil, err
-		}
-		c.mu.Lock()
-		if len(c.bundles) >= 16 {
-			clear(c.bundles)
-		}
-		c.bundles[polSHA] = bundle
-		c.mu.Unlock()
+	bundle, err := c.policyOf(ctx, d)
+	if err != nil {
+		return policy.Verdict{}, nil, nil, nil, err
 	}
 	deployed, err := c.deployed()
 	if err != nil {
@@ -847,22 +861,10 @@ func (c *Controller) notify(ctx context.Context, env string, d Deployment, ev no
 	if c.cfg.Notifier == nil {
 		return
 	}
-	polSHA := d.SHA
-	if d.Base != "" {
-		polSHA = d.Base
-	}
-	c.mu.Lock()
-	bundle := c.bundles[polSHA]
-	c.mu.Unlock()
-	if bundle == nil {
-		src, err := c.source(polSHA)
-		if err == nil {
-			bundle, err = policy.LoadWithLimits(ctx, src, c.cfg.Limits)
-		}
-		if err != nil {
-			c.cfg.Logger.Warn("notifications: cannot read the policy", "env", env, "deployment", d.ID, "err", err)
-			return
-		}
+	bundle, err := c.policyOf(ctx, d)
+	if err != nil {
+		c.cfg.Logger.Warn("notifications: cannot read the policy", "env", env, "deployment", d.ID, "err", err)
+		return
 	}
 	if bundle.File == nil {
 		return
